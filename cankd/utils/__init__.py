@@ -1,0 +1,4 @@
+from .checkpoint import UnsafeCheckpointError, install_safe_loading, safe_load
+from .setup_env import register_all_modules
+
+__all__ = ['safe_load', 'UnsafeCheckpointError', 'install_safe_loading', 'register_all_modules']
