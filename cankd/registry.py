@@ -1,10 +1,10 @@
 """cankd registries: children of mmengine's roots (the mmdet/registry.py pattern).
 
 Modules register on import of their ``locations``. A config whose scope is
-``cankd`` still builds mmdet and mmseg models: name them ``mmdet.RetinaNet`` /
-``mmseg.EncoderDecoder``, give them ``_scope_='mmdet'``, or let the
-distillation algorithms infer the scope (see
-:func:`cankd.models.algorithms.base.build_submodel`).
+``cankd`` still builds mmdet and mmseg models: give the model dict
+``_scope_='mmdet'`` (mmengine then builds its submodules in mmdet too), or,
+for a teacher/student, let the distillation algorithms infer the scope (see
+:func:`cankd.models.algorithms.build.build_submodel`).
 """
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS

@@ -1,1 +1,1 @@
-__all__ = []
+from .runner import *  # noqa: F401,F403

@@ -21,6 +21,6 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     if current is None or current.scope_name != 'cankd':
         if current is not None:
             warnings.warn(f'The current default scope "{current.scope_name}" is not '
-                          '"cankd"; a new one named "cankd" is created.')
+                          '"cankd"; a new one named "cankd" is created.', stacklevel=2)
         DefaultScope.get_instance(
             f'cankd-{datetime.datetime.now()}', scope_name='cankd')

@@ -43,8 +43,9 @@ class ConvModuleConnector(BaseConnector):
 
     def forward_train(self, feature: torch.Tensor) -> torch.Tensor:
         if feature.dim() != 4 or feature.shape[1] != self.in_channel:
+            got = feature.shape[1] if feature.dim() == 4 else '?'
             raise ValueError(
                 f'{type(self).__name__} expects B x {self.in_channel} x H x W, got '
-                f'{tuple(feature.shape)}: set in_channel={feature.shape[1] if feature.dim() == 4 else "?"} '
-                'to the channels of the recorded feature')
+                f'{tuple(feature.shape)}: set in_channel={got} to the channels of the '
+                'recorded feature')
         return self.conv_module(feature)

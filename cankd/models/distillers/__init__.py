@@ -1,1 +1,3 @@
-__all__ = []
+from .configurable_distiller import ConfigurableDistiller
+
+__all__ = ['ConfigurableDistiller']

@@ -1,0 +1,73 @@
+import copy
+from typing import Union
+
+from mmengine.config import Config, ConfigDict
+from mmengine.hub import get_config
+from mmengine.registry import DefaultScope
+from torch import nn
+
+from cankd.registry import MODELS
+
+# Where a type without a scope is looked for, in this order.
+_TASK_SCOPES = ('mmdet', 'mmseg')
+
+
+def _infer_scope(type_name: str) -> str:
+    """The registry scope that knows ``type_name`` (cankd first)."""
+    if MODELS.get(type_name) is not None:
+        return 'cankd'
+    import importlib
+    found = []
+    for scope in _TASK_SCOPES:
+        try:
+            registry = importlib.import_module(f'{scope}.registry').MODELS
+        except ImportError:
+            continue
+        if registry.get(type_name) is not None:
+            found.append(scope)
+    if not found:
+        raise ValueError(f'model type {type_name!r} is not registered in cankd, mmdet or '
+                       'mmseg; check the spelling or give "_scope_"')
+    current = DefaultScope.get_current_instance()
+    if current is not None and current.scope_name in found:
+        return current.scope_name
+    return found[0]
+
+
+def build_submodel(cfg: Union[dict, ConfigDict, nn.Module]) -> nn.Module:
+    """Build a teacher or student given inline or as ``cfg_path``.
+
+    * ``dict(cfg_path='mmdet::retinanet/retinanet_r50_fpn_2x_coco.py',
+      pretrained=False)``: the ``model`` of that config, built in that config's
+      ``default_scope``; with ``pretrained=True`` its model-zoo checkpoint is
+      loaded (mmengine.hub metafile lookup, as mmrazor does).
+    * an inline model dict: built in its ``_scope_``, or the scope of a
+      ``'mmdet.RetinaNet'``-style type; without either, in the scope (cankd,
+      mmdet or mmseg) whose registry knows its ``type``.
+    """
+    if isinstance(cfg, nn.Module):
+        return cfg
+    cfg = copy.deepcopy(cfg)
+    if 'cfg_path' in cfg:
+        extra = set(cfg) - {'cfg_path', 'pretrained'}
+        if extra:
+            raise ValueError(f'a cfg_path model takes only cfg_path and pretrained; '
+                             f'got also {sorted(extra)}')
+        sub_cfg: Config = get_config(cfg['cfg_path'], pretrained=cfg.get('pretrained', False))
+        model_cfg = sub_cfg.model
+        model_cfg.setdefault('_scope_', sub_cfg.get('default_scope', 'mmdet'))
+        model = MODELS.build(model_cfg)
+        if cfg.get('pretrained', False):
+            from mmengine.runner import load_checkpoint
+            load_checkpoint(model, sub_cfg.model_path, map_location='cpu')
+            model._is_init = True
+        return model
+    type_name = cfg.get('type')
+    if isinstance(type_name, str) and '_scope_' not in cfg:
+        if '.' in type_name:
+            # 'mmdet.RetinaNet' alone would build the detector in mmdet but its
+            # submodules (data_preprocessor, ...) in the current scope.
+            cfg['_scope_'], cfg['type'] = type_name.split('.', 1)
+        else:
+            cfg['_scope_'] = _infer_scope(type_name)
+    return MODELS.build(cfg)

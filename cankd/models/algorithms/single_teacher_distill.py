@@ -1,0 +1,125 @@
+import os.path as osp
+from typing import Dict, List, Optional, Union
+
+import torch
+from mmengine.model import BaseModel
+from mmengine.runner import load_checkpoint
+from mmengine.structures import BaseDataElement
+from mmengine.utils import is_str
+from torch import nn
+
+from cankd.registry import MODELS
+from .build import build_submodel
+
+_URL_PREFIXES = ('http://', 'https://', 'torchvision://', 'open-mmlab://', 'openmmlab://',
+                 'mmcls://', 'modelzoo://')
+
+
+def _add_prefix(losses: dict, prefix: str) -> dict:
+    return {f'{prefix}.{k}': v for k, v in losses.items()}
+
+
+@MODELS.register_module()
+class SingleTeacherDistill(BaseModel):
+    """One frozen teacher, one trained student (mmrazor's config vocabulary).
+
+    A training step runs the teacher (eval mode, no grad, recorders on), then
+    the student's own loss (recorders on), then the distill losses on what was
+    recorded. Predict/tensor modes run the student only, so validation and
+    testing evaluate the student.
+
+    Args:
+        architecture: the student, inline or ``dict(cfg_path=..., pretrained=...)``.
+        teacher: the teacher, same forms.
+        distiller: a distiller config, e.g. ``ConfigurableDistiller``.
+        teacher_ckpt: local path or URL loaded into the teacher at build time;
+            a missing local file is an error before training starts.
+        teacher_trainable: train the teacher too (default False: frozen).
+        teacher_norm_eval: keep the teacher's norm layers in eval mode when
+            it is trainable (a frozen teacher is always in eval mode).
+        student_trainable: whether the student's parameters get gradients.
+        calculate_student_loss: add the student's task losses (``student.*``).
+        data_preprocessor: defaults to the student's.
+    """
+
+    def __init__(self,
+                 architecture: Union[dict, nn.Module],
+                 teacher: Union[dict, nn.Module],
+                 distiller: dict,
+                 teacher_ckpt: Optional[str] = None,
+                 teacher_trainable: bool = False,
+                 teacher_norm_eval: bool = True,
+                 student_trainable: bool = True,
+                 calculate_student_loss: bool = True,
+                 data_preprocessor: Optional[Union[dict, nn.Module]] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        if teacher_ckpt and is_str(teacher_ckpt) and not teacher_ckpt.startswith(
+                _URL_PREFIXES) and not osp.isfile(osp.expanduser(teacher_ckpt)):
+            # Fail before building anything heavy, naming the config key.
+            raise FileNotFoundError(f'teacher_ckpt not found: {teacher_ckpt}')
+        student = build_submodel(architecture)
+        if data_preprocessor is None:
+            data_preprocessor = getattr(student, 'data_preprocessor', None)
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.architecture = student
+        self.teacher = build_submodel(teacher)
+        if teacher_ckpt:
+            load_checkpoint(self.teacher, teacher_ckpt, map_location='cpu')
+            # Keep the Runner's init_weights() from overwriting the loaded weights.
+            self.teacher._is_init = True
+        self.teacher_trainable = teacher_trainable
+        self.teacher_norm_eval = teacher_norm_eval
+        if not teacher_trainable:
+            self.teacher.requires_grad_(False)
+            self.teacher.eval()
+        if not student_trainable:
+            self.architecture.requires_grad_(False)
+        self.calculate_student_loss = calculate_student_loss
+
+        self.distiller = MODELS.build(distiller)
+        self.distiller.prepare_from_student(self.student)
+        self.distiller.prepare_from_teacher(self.teacher)
+
+    @property
+    def student(self) -> nn.Module:
+        return self.architecture
+
+    # --- forward ------------------------------------------------------------
+    def forward(self,
+                inputs: torch.Tensor,
+                data_samples: Optional[List[BaseDataElement]] = None,
+                mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode in ('predict', 'tensor'):
+            return self.architecture(inputs, data_samples, mode=mode)
+        raise ValueError(f'mode must be "loss", "predict" or "tensor", got {mode!r}')
+
+    def teacher_forward(self, inputs: torch.Tensor, data_samples) -> None:
+        """The teacher's whole forward (backbone, neck, heads), no task loss."""
+        self.teacher(inputs, data_samples, mode='tensor')
+
+    def loss(self, inputs: torch.Tensor, data_samples) -> Dict[str, torch.Tensor]:
+        losses = {}
+        with self.distiller.teacher_recorders:
+            with torch.set_grad_enabled(self.teacher_trainable):
+                self.teacher_forward(inputs, data_samples)
+        with self.distiller.student_recorders:
+            if self.calculate_student_loss:
+                student_losses = self.architecture(inputs, data_samples, mode='loss')
+                losses.update(_add_prefix(student_losses, 'student'))
+            else:
+                self.architecture(inputs, data_samples, mode='tensor')
+        losses.update(self.distiller.compute_distill_losses(data_samples))
+        self.distiller.reset_records()
+        return losses
+
+    def train(self, mode: bool = True) -> 'SingleTeacherDistill':
+        super().train(mode)
+        if not self.teacher_trainable:
+            self.teacher.eval()
+        elif mode and self.teacher_norm_eval:
+            for module in self.teacher.modules():
+                if isinstance(module, nn.modules.batchnorm._NormBase):
+                    module.eval()
+        return self

@@ -1,0 +1,248 @@
+"""CanKD: cross-attention non-local knowledge distillation loss."""
+from typing import Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from torch.autograd.function import once_differentiable
+
+from cankd.registry import MODELS
+
+ORDERS = ('auto', 'quadratic', 'linear')
+
+
+def select_association_order(hw: int, num_keys: int, inter_channels: int) -> str:
+    """Pick the cheaper way to evaluate ``Q^T K V`` (no softmax, so it associates).
+
+    ``quadratic`` = ``(Q^T K) V``: two products of ``HW * N * C'`` multiply-adds
+    and an ``HW x N`` matrix kept for backward. ``linear`` = ``Q^T (K V)``:
+    ``C'^2 * (HW + N)`` multiply-adds and a ``C' x C'`` matrix. Returns the one
+    with fewer FLOPs (ties go to ``linear``, which also needs less memory).
+    """
+    quadratic = 2 * hw * num_keys * inter_channels
+    linear = inter_channels * inter_channels * (hw + num_keys)
+    return 'linear' if linear <= quadratic else 'quadratic'
+
+
+def _autocast_enabled(device_type: str) -> bool:
+    try:  # torch >= 2.4
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # older torch: one flag per device kind
+        if device_type == 'cpu':
+            return torch.is_autocast_cpu_enabled()
+        return torch.is_autocast_enabled()
+
+
+class _MaxPoolKeepIndices(torch.autograd.Function):
+    """Max-pool whose backward keeps only the (pooled-size) indices.
+
+    Autograd's max-pool also saves its full-resolution input; the gradient
+    only needs the arg-max positions, so this saves a third of the memory.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, kernel: Tuple[int, int]) -> torch.Tensor:
+        out, idx = F.max_pool2d(x, kernel, kernel, return_indices=True)
+        ctx.save_for_backward(idx)
+        ctx.kernel = kernel
+        ctx.size = x.shape[-2:]
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: torch.Tensor):
+        idx, = ctx.saved_tensors
+        return F.max_unpool2d(
+            grad.contiguous(), idx, ctx.kernel, ctx.kernel, output_size=ctx.size), None
+
+
+class _InstanceNormMSE(torch.autograd.Function):
+    """``loss_weight / 2 * MSE(IN(x + s), IN(t))`` with IN without affine.
+
+    The loss is the last op of the graph, so its gradient w.r.t. ``x + s`` is
+    computed here in forward and is the only tensor kept for backward (autograd
+    would keep ``x + s``, its normalised copy and ``IN(t)``). No gradient to t.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, s: torch.Tensor, t: torch.Tensor,
+                loss_weight: float, eps: float) -> torch.Tensor:
+        b, c, h, w = x.shape
+        z = (x + s.to(x.dtype)).contiguous()
+        # instance norm == batch norm over a 1 x (B*C) x H x W view; keep rstd.
+        z_hat, _, rstd = torch.native_batch_norm(
+            z.view(1, b * c, h, w), None, None, None, None, True, 0.0, eps)
+        del z
+        d = torch.native_batch_norm(
+            t.to(x.dtype).reshape(1, b * c, h, w).contiguous(), None, None, None, None,
+            True, 0.0, eps)[0]
+        torch.sub(z_hat, d, out=d)  # d = IN(z) - IN(t)
+        numel = d.numel()
+        loss = torch.linalg.vector_norm(d).square() * (loss_weight / (2 * numel))
+        if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
+            # dL/dz = rstd * (g - mean(g) - z_hat * mean(g * z_hat)), g = w * d / numel;
+            # mean(d) is exactly 0 (both sides are standardised), so it is dropped.
+            d = d.view(b * c, h * w)
+            z_hat = z_hat.view(b * c, h * w)
+            mean_dz = torch.bmm(d.unsqueeze(1), z_hat.unsqueeze(2)).view(b * c, 1)
+            d.addcmul_(z_hat, mean_dz, value=-1.0 / (h * w))
+            d.mul_(rstd.view(b * c, 1) * (loss_weight / numel))
+            ctx.save_for_backward(d.view(b, c, h, w))
+            ctx.s_dtype = s.dtype
+        return loss
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_loss: torch.Tensor):
+        dz, = ctx.saved_tensors
+        grad = dz * grad_loss
+        grad_s = grad.to(ctx.s_dtype) if ctx.needs_input_grad[1] else None
+        return (grad if ctx.needs_input_grad[0] else None), grad_s, None, None, None
+
+
+@MODELS.register_module()
+class CanKDLoss(BaseModule):
+    """CanKD loss: the student attends to the teacher (cross-attention
+    non-local block), then instance-normalised features are matched.
+
+    CanKD: Cross-Attention-based Non-local operation for Feature-based
+    Knowledge Distillation (arXiv 2511.21503, WACV 2026). With S (student) and
+    T (teacher) both B x C x H x W and C' = ``inter_channels``::
+
+        Q = theta(S)                 B x C' x HW
+        K = maxpool2x2(phi(T))       B x C' x N      (N pooled positions)
+        V = maxpool2x2(g(T))         B x C' x N
+        A = Q^T K / N                B x HW x N      (no softmax)
+        Y = A V^T                    B x HW x C' -> B x C' x H x W
+        Z_s = BN(W(Y)) + S,  Z_t = T                 B x C x H x W
+        loss = loss_weight * MSE(IN(Z_s), IN(Z_t)) / 2
+
+    Without a softmax the product associates, so ``Q^T (K V^T)`` (a C' x C'
+    matrix) gives the same loss without the HW x N matrix; ``order='auto'``
+    takes whichever order needs fewer FLOPs (:func:`select_association_order`),
+    ``'quadratic'`` forces the published evaluation, ``'linear'`` the other.
+    From the attention product on, everything runs in at least float32, also
+    under autocast. The teacher feature is detached here; gradients reach the
+    student and theta/phi/g/W/BN.
+
+    Args:
+        in_channels (int): C, channels of both features.
+        inter_channels (int, optional): C'. Defaults to ``max(C // 2, 1)``.
+        sub_sample (bool): 2x2 max-pool keys and values (floor for odd sizes;
+            a side shorter than 2 is left unpooled). Defaults to True.
+        bn_layer (bool): BatchNorm after W, weight and bias zero-initialised;
+            without it W itself is zero-initialised. Either way Z_s == S at
+            initialisation. Defaults to True.
+        loss_weight (float): Defaults to 1.0 (the paper's configs use 10).
+        order (str): 'auto', 'quadratic' or 'linear'. Defaults to 'auto'.
+        dimension (int): kept for the official configs; only 2 is supported.
+        tau (float): kept for the official configs; unused by the loss.
+        eps (float): instance-norm epsilon. Defaults to 1e-5.
+        init_cfg (dict, optional): mmengine init config.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 inter_channels: Optional[int] = None,
+                 sub_sample: bool = True,
+                 bn_layer: bool = True,
+                 loss_weight: float = 1.0,
+                 order: str = 'auto',
+                 dimension: int = 2,
+                 tau: float = 1.0,
+                 eps: float = 1e-5,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg)
+        if order not in ORDERS:
+            raise ValueError(f'CanKDLoss: order must be one of {ORDERS}, got {order!r}')
+        if dimension != 2:
+            raise ValueError(
+                f'CanKDLoss supports 2-D feature maps only (dimension=2), got {dimension}')
+        if in_channels < 1:
+            raise ValueError(f'CanKDLoss: in_channels must be >= 1, got {in_channels}')
+        self.in_channels = in_channels
+        self.inter_channels = inter_channels or max(in_channels // 2, 1)
+        self.sub_sample = sub_sample
+        self.loss_weight = loss_weight
+        self.order = order
+        self.tau = tau
+        self.eps = eps
+        c, ci = in_channels, self.inter_channels
+        self.theta = nn.Conv2d(c, ci, 1)
+        self.phi = nn.Conv2d(c, ci, 1)
+        self.g = nn.Conv2d(c, ci, 1)
+        self.W = nn.Conv2d(ci, c, 1)
+        self.bn = nn.BatchNorm2d(c) if bn_layer else None
+        self._zero_init()
+
+    def _zero_init(self) -> None:
+        last = self.bn if self.bn is not None else self.W
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        self._zero_init()  # Z_s == S at the start, whatever init_cfg did
+
+    def _check_inputs(self, s: torch.Tensor, t: torch.Tensor) -> None:
+        for name, x in (('s_feature', s), ('t_feature', t)):
+            if x.dim() != 4:
+                raise ValueError(
+                    f'CanKDLoss expects 4-D B x C x H x W features, got {name} of shape '
+                    f'{tuple(x.shape)}')
+        if s.shape != t.shape:
+            raise ValueError(
+                f'CanKDLoss needs student and teacher features of the same shape, got '
+                f's_feature {tuple(s.shape)} and t_feature {tuple(t.shape)}: map the '
+                'student to the teacher with a connector (e.g. ConvModuleConnector)')
+        if s.shape[1] != self.in_channels:
+            raise ValueError(
+                f'CanKDLoss was built with in_channels={self.in_channels} but the features '
+                f'have {s.shape[1]} channels (shape {tuple(s.shape)}): set '
+                f'in_channels={s.shape[1]}')
+
+    @staticmethod
+    def _project(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+        """1x1 conv as one batched GEMM: B x C_in x HW -> B x C_out x HW."""
+        w = conv.weight.view(conv.out_channels, conv.in_channels)
+        return torch.baddbmm(conv.bias.view(1, -1, 1), w.expand(x.shape[0], -1, -1), x)
+
+    def forward(self, s_feature: torch.Tensor, t_feature: torch.Tensor) -> torch.Tensor:
+        """s_feature, t_feature: B x C x H x W. Returns the scalar loss."""
+        self._check_inputs(s_feature, t_feature)
+        s, t = s_feature, t_feature.detach()
+        device_type = s.device.type
+        if not _autocast_enabled(device_type):
+            s, t = s.to(self.theta.weight.dtype), t.to(self.theta.weight.dtype)
+        b, c, h, w = s.shape
+        ci = self.inter_channels
+
+        q = self._project(self.theta, s.reshape(b, c, h * w))
+        # phi and g read the same teacher map: one GEMM and one pooling for both.
+        w_kv = torch.cat([self.phi.weight, self.g.weight]).view(2 * ci, c)
+        b_kv = torch.cat([self.phi.bias, self.g.bias]).view(1, 2 * ci, 1)
+        kv = torch.baddbmm(b_kv, w_kv.expand(b, -1, -1), t.reshape(b, c, h * w))
+        kernel = (min(h, 2), min(w, 2)) if self.sub_sample else (1, 1)
+        if kernel != (1, 1):
+            kv = _MaxPoolKeepIndices.apply(kv.view(b, 2 * ci, h, w), kernel).flatten(2)
+
+        with torch.autocast(device_type, enabled=False):
+            dtype = torch.promote_types(q.dtype, torch.float32)
+            q, kv = q.to(dtype), kv.to(dtype)
+            k, v = kv[:, :ci], kv[:, ci:]
+            n = k.shape[-1]
+            order = self.order
+            if order == 'auto':
+                order = select_association_order(h * w, n, ci)
+            if order == 'linear':
+                y = torch.bmm(torch.bmm(v, k.transpose(1, 2)).div_(n), q)
+            else:  # published order: the B x N x HW attention matrix (transposed)
+                y = torch.bmm(v, torch.bmm(k.transpose(1, 2), q)).div_(n)
+            wy = self._project(self.W, y.to(self.W.weight.dtype)).view(b, c, h, w)
+            if self.bn is not None:
+                wy = self.bn(wy)
+            return _InstanceNormMSE.apply(wy, s, t, self.loss_weight, self.eps)
+
+
+MODELS.register_module(name='NLKD_IN_Loss', module=CanKDLoss)

@@ -1,0 +1,156 @@
+"""Train a detector, segmentor or distillation algorithm from a config.
+
+Works for mmdet, mmseg and cankd configs alike (the config's ``default_scope``
+picks the registries); same options as mmdetection 3.x's ``tools/train.py``::
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+        [--auto-scale-lr] [--cfg-options k=v ...] [--launcher pytorch]
+
+Multi-process: ``tools/dist_train.sh CONFIG NPROC`` (CPU machines use gloo,
+see :mod:`cankd.utils.launcher`).
+"""
+import argparse
+import logging
+import os
+import os.path as osp
+import sys
+from typing import List, Optional
+
+import cankd  # noqa: F401  (first: routes mmengine checkpoint loading through safe_load)
+from mmengine.config import Config, DictAction
+from mmengine.device import (is_cuda_available, is_mlu_available, is_musa_available,
+                             is_npu_available)
+from mmengine.logging import print_log
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from cankd.utils import register_all_modules, setup_cpu_distributed
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Train a detector / segmentor / distillation algorithm')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--amp', action='store_true', help='automatic mixed precision (needs a GPU)')
+    parser.add_argument(
+        '--auto-scale-lr', action='store_true',
+        help='scale the LR by (total batch size / auto_scale_lr.base_batch_size)')
+    parser.add_argument(
+        '--resume', nargs='?', type=str, const='auto',
+        help='resume from this checkpoint; without a path, from the latest '
+        'checkpoint in the work dir')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, key=value (e.g. train_cfg.max_iters=4); '
+        'lists as key="[a,b]" or key=a,b, no white space')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+        help='job launcher')
+    # torch.distributed.launch passes --local-rank (torch >= 2) or --local_rank.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def register_all() -> None:
+    """Fill the mmdet, mmseg and cankd registries; the config's
+    ``default_scope`` then picks which one a bare type name resolves in."""
+    from mmdet.utils import register_all_modules as register_mmdet
+    from mmdet.utils import setup_cache_size_limit_of_dynamo
+    from mmseg.utils import register_all_modules as register_mmseg
+
+    # mmdet's tools do this: fewer torch.compile recompilations (env-tunable).
+    setup_cache_size_limit_of_dynamo()
+    register_mmdet(init_default_scope=False)
+    register_mmseg(init_default_scope=False)
+    register_all_modules(init_default_scope=False)
+
+
+def has_amp_device() -> bool:
+    """Whether mmengine's AmpOptimWrapper can run here (it asserts one of these)."""
+    return (is_cuda_available() or is_npu_available() or is_mlu_available()
+            or is_musa_available())
+
+
+def enable_amp(cfg: Config) -> None:
+    optim_wrapper = cfg.get('optim_wrapper')
+    if optim_wrapper is None:
+        raise SystemExit('--amp: the config has no optim_wrapper to switch to '
+                         'AmpOptimWrapper')
+    kind = optim_wrapper.get('type', 'OptimWrapper')
+    if kind == 'AmpOptimWrapper':
+        print_log('AMP training is already enabled in the config.',
+                  logger='current', level=logging.WARNING)
+    elif kind != 'OptimWrapper':
+        raise SystemExit(f'--amp: only optim_wrapper type OptimWrapper can be switched to '
+                         f'AmpOptimWrapper, the config has {kind!r}')
+    if not has_amp_device():
+        raise SystemExit(
+            '--amp needs a CUDA, NPU, MLU or MUSA device: mmengine 0.10.7\'s '
+            'AmpOptimWrapper (fp16/bf16 autocast with a GradScaler) refuses to run on '
+            'CPU. Train without --amp on this machine.')
+    optim_wrapper.type = 'AmpOptimWrapper'
+    optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+
+def enable_auto_scale_lr(cfg: Config) -> None:
+    scale = cfg.get('auto_scale_lr')
+    if not scale or 'base_batch_size' not in scale:
+        raise SystemExit('--auto-scale-lr needs auto_scale_lr=dict(enable=False, '
+                         'base_batch_size=N) in the config (mmdet configs have it)')
+    scale.enable = True
+
+
+def build_config(args: argparse.Namespace) -> Config:
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+
+    # work_dir priority: CLI > config > ./work_dirs/<config name>
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+
+    if args.amp:
+        enable_amp(cfg)
+    if args.auto_scale_lr:
+        enable_auto_scale_lr(cfg)
+
+    # A path resumes from it; no path resumes from work_dir's last_checkpoint.
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+    return cfg
+
+
+def build_runner(cfg: Config) -> Runner:
+    if 'runner_type' not in cfg:
+        return Runner.from_cfg(cfg)
+    return RUNNERS.build(cfg)
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
+    if not osp.isfile(args.config):
+        raise SystemExit(f'config file not found: {args.config}')
+    register_all()
+    cfg = build_config(args)
+    if args.resume not in (None, 'auto') and '://' not in args.resume \
+            and not osp.isfile(args.resume):
+        raise SystemExit(f'--resume: checkpoint not found: {args.resume}')
+    setup_cpu_distributed(cfg, args.launcher)
+    runner = build_runner(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    sys.exit(main())
