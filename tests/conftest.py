@@ -1,70 +1,21 @@
-"""Shared pytest fixtures: tiny on-disk datasets written into tmp dirs."""
-import json
+"""Shared pytest fixtures: tiny toy datasets and CPU-sized mmdet/mmseg configs.
+
+The data come from :func:`cankd.datasets.make_toy_coco` /
+:func:`cankd.datasets.make_toy_cityscapes` (4 train + 4 val images, 64x64).
+"""
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
-TOY_CLASSES = ('red', 'blue')
-_COLORS_BGR = {'red': (0, 0, 255), 'blue': (255, 0, 0)}
-
-
-def pytest_configure(config):
-    config.addinivalue_line(
-        'markers', 'slow: takes more than ~20 s (deselect with -m "not slow")')
-
-
-def write_tiny_coco(root: Path, num_images: int = 4, size: int = 64, seed: int = 0) -> dict:
-    """Write ``num_images`` PNGs with 1-2 filled rectangles each, plus COCO json.
-
-    Layout: ``root/images/{i}.png`` and ``root/annotations.json`` (one file
-    serves as train, val and test annotation). Categories: 1 'red', 2 'blue'.
-    """
-    rng = np.random.default_rng(seed)
-    (root / 'images').mkdir(parents=True, exist_ok=True)
-    images, annotations = [], []
-    for i in range(num_images):
-        img = np.full((size, size, 3), 40, np.uint8)
-        for j in range(1 + i % 2):
-            w, h = (int(v) for v in rng.integers(size // 4, size // 2, 2))
-            x, y = (int(v) for v in rng.integers(0, size - max(w, h), 2))
-            name = TOY_CLASSES[(i + j) % 2]
-            img[y:y + h, x:x + w] = _COLORS_BGR[name]
-            annotations.append(dict(
-                id=len(annotations) + 1, image_id=i + 1, category_id=TOY_CLASSES.index(name) + 1,
-                bbox=[x, y, w, h], area=w * h, iscrowd=0, segmentation=[]))
-        cv2.imwrite(str(root / 'images' / f'{i}.png'), img)
-        images.append(dict(id=i + 1, file_name=f'{i}.png', width=size, height=size))
-    coco = dict(images=images, annotations=annotations,
-                categories=[dict(id=k + 1, name=n) for k, n in enumerate(TOY_CLASSES)])
-    (root / 'annotations.json').write_text(json.dumps(coco))
-    return dict(root=str(root), ann_file='annotations.json', img_prefix='images/',
-                classes=TOY_CLASSES)
-
-
-def write_tiny_seg(root: Path, num_images: int = 4, size: int = 64, seed: int = 0) -> dict:
-    """Write ``root/img/{i}.png`` and label maps ``root/ann/{i}.png`` (0 background, 1 box)."""
-    rng = np.random.default_rng(seed)
-    (root / 'img').mkdir(parents=True, exist_ok=True)
-    (root / 'ann').mkdir(parents=True, exist_ok=True)
-    for i in range(num_images):
-        img = np.full((size, size, 3), 40, np.uint8)
-        label = np.zeros((size, size), np.uint8)
-        x, y = (int(v) for v in rng.integers(0, size // 2, 2))
-        img[y:y + size // 2, x:x + size // 2] = (0, 200, 0)
-        label[y:y + size // 2, x:x + size // 2] = 1
-        cv2.imwrite(str(root / 'img' / f'{i}.png'), img)
-        cv2.imwrite(str(root / 'ann' / f'{i}.png'), label)
-    return dict(root=str(root), img_dir='img', ann_dir='ann', classes=('background', 'box'))
-
+TOOLS = Path(__file__).resolve().parents[1] / 'tools'
 
 # A RetinaNet small enough to train on CPU in about a second an iteration.
 TINY_RETINANET_CFG = """
 default_scope = 'mmdet'
-data_root = {root!r}
-ann_file = {ann_file!r}
-classes = {classes!r}
+data_root = {data_root!r}
 model = dict(
     type='RetinaNet',
     data_preprocessor=dict(type='DetDataPreprocessor', mean=[123.675, 116.28, 103.53],
@@ -75,7 +26,7 @@ model = dict(
     neck=dict(type='FPN', in_channels=[32, 64, 128], out_channels=32, start_level=0,
               num_outs=3),
     bbox_head=dict(
-        type='RetinaHead', num_classes=2, in_channels=32, stacked_convs=1, feat_channels=32,
+        type='RetinaHead', num_classes=5, in_channels=32, stacked_convs=1, feat_channels=32,
         anchor_generator=dict(type='AnchorGenerator', octave_base_scale=4,
                               scales_per_octave=2, ratios=[0.5, 1.0, 2.0],
                               strides=[8, 16, 32]),
@@ -101,18 +52,22 @@ test_pipeline = [
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='PackDetInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))]
-dataset = dict(type='CocoDataset', data_root=data_root, ann_file=ann_file,
-               metainfo=dict(classes=classes), data_prefix=dict(img={img_prefix!r}))
+metainfo = dict(classes=('rectangle', 'ellipse', 'triangle', 'cross', 'star'))
 train_dataloader = dict(
     batch_size=2, num_workers=0, persistent_workers=False,
     sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(**dataset, filter_cfg=dict(filter_empty_gt=True), pipeline=train_pipeline))
+    dataset=dict(type='CocoDataset', data_root=data_root, metainfo=metainfo,
+                 ann_file='annotations/instances_train.json', data_prefix=dict(img='train/'),
+                 filter_cfg=dict(filter_empty_gt=True), pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=2, num_workers=0, persistent_workers=False, drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(**dataset, test_mode=True, pipeline=test_pipeline))
+    dataset=dict(type='CocoDataset', data_root=data_root, metainfo=metainfo,
+                 ann_file='annotations/instances_val.json', data_prefix=dict(img='val/'),
+                 test_mode=True, pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='CocoMetric', ann_file=data_root + '/' + ann_file, metric='bbox')
+val_evaluator = dict(type='CocoMetric', ann_file=data_root + '/annotations/instances_val.json',
+                     metric='bbox')
 test_evaluator = val_evaluator
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=2, val_interval=2)
 val_cfg = dict(type='ValLoop')
@@ -137,21 +92,119 @@ resume = False
 """
 
 
+# A 2-iteration FCN (ResNetV1c-18 at 1/4 width) on toy Cityscapes, 8 classes.
+TINY_FCN_CFG = """
+default_scope = 'mmseg'
+data_root = {data_root!r}
+norm_cfg = dict(type='BN', requires_grad=True)
+model = dict(
+    type='EncoderDecoder',
+    data_preprocessor=dict(type='SegDataPreProcessor', mean=[123.675, 116.28, 103.53],
+                           std=[58.395, 57.12, 57.375], bgr_to_rgb=True, pad_val=0,
+                           seg_pad_val=255, size=(64, 64)),
+    backbone=dict(type='ResNetV1c', depth=18, base_channels=16, stem_channels=16,
+                  out_indices=(3, ), dilations=(1, 1, 2, 4), strides=(1, 2, 1, 1),
+                  norm_cfg=norm_cfg, contract_dilation=True, init_cfg=None),
+    decode_head=dict(type='FCNHead', in_channels=128, in_index=0, channels=32, num_convs=1,
+                     concat_input=False, dropout_ratio=0.1, num_classes=8, norm_cfg=norm_cfg,
+                     align_corners=False,
+                     loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False,
+                                      loss_weight=1.0)),
+    train_cfg=dict(), test_cfg=dict(mode='whole'))
+train_pipeline = [
+    dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
+    dict(type='Resize', scale=(64, 64), keep_ratio=True), dict(type='PackSegInputs')]
+test_pipeline = [
+    dict(type='LoadImageFromFile'), dict(type='Resize', scale=(64, 64), keep_ratio=True),
+    dict(type='LoadAnnotations'), dict(type='PackSegInputs')]
+train_dataloader = dict(
+    batch_size=2, num_workers=0, persistent_workers=False,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(type='cankd.ToyCityscapesDataset', data_root=data_root,
+                 data_prefix=dict(img_path='leftImg8bit/train', seg_map_path='gtFine/train'),
+                 pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=2, num_workers=0, persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type='cankd.ToyCityscapesDataset', data_root=data_root,
+                 data_prefix=dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val'),
+                 pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+test_evaluator = val_evaluator
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=2, val_interval=2)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+optim_wrapper = dict(type='OptimWrapper',
+                     optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4))
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'), logger=dict(type='LoggerHook', interval=1),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', interval=2, by_epoch=False),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='SegVisualizationHook', interval=1))
+env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+               dist_cfg=dict(backend='nccl'))
+log_processor = dict(by_epoch=False)
+visualizer = dict(type='SegLocalVisualizer', vis_backends=[dict(type='LocalVisBackend')])
+randomness = dict(seed=0)
+log_level = 'INFO'
+load_from = None
+resume = False
+"""
+
+
 @pytest.fixture(scope='session')
 def tiny_coco(tmp_path_factory) -> dict:
-    """4 images, 64x64, COCO boxes of 2 classes; dict with root/ann_file/img_prefix."""
-    return write_tiny_coco(tmp_path_factory.mktemp('tiny_coco'))
+    """Toy COCO (5 shape classes), 4 train + 4 val 64x64 images; make_toy_coco's paths."""
+    from cankd.datasets import make_toy_coco
+    return make_toy_coco(str(tmp_path_factory.mktemp('tiny_coco')), num_train=4, num_val=4,
+                         img_size=(64, 64))
 
 
 @pytest.fixture(scope='session')
-def tiny_seg(tmp_path_factory) -> dict:
-    """4 images, 64x64, 2-class label maps; dict with root/img_dir/ann_dir/classes."""
-    return write_tiny_seg(tmp_path_factory.mktemp('tiny_seg'))
+def tiny_cityscapes(tmp_path_factory) -> dict:
+    """Toy Cityscapes (8 classes), 4 train + 4 val 64x64 images; make_toy_cityscapes' paths."""
+    from cankd.datasets import make_toy_cityscapes
+    return make_toy_cityscapes(str(tmp_path_factory.mktemp('tiny_cityscapes')), num_train=4,
+                               num_val=4, img_size=(64, 64))
 
 
 @pytest.fixture(scope='session')
 def tiny_retinanet_config(tiny_coco, tmp_path_factory) -> str:
-    """Path of a ``.py`` config: RetinaNet-R18 (FPN 32 ch) on :func:`tiny_coco`, 2 iters."""
+    """Path of a ``.py`` config: RetinaNet-R18 (1/4 width, FPN 32 ch) on tiny_coco, 2 iters."""
     path = tmp_path_factory.mktemp('configs') / 'tiny_retinanet.py'
-    path.write_text(TINY_RETINANET_CFG.format(**tiny_coco))
+    path.write_text(TINY_RETINANET_CFG.format(data_root=tiny_coco['data_root']))
     return str(path)
+
+
+@pytest.fixture(scope='session')
+def tiny_fcn_config(tiny_cityscapes, tmp_path_factory) -> str:
+    """Path of a ``.py`` config: FCN on ResNetV1c-18 (1/4 width) on tiny_cityscapes, 2 iters."""
+    path = tmp_path_factory.mktemp('configs') / 'tiny_fcn.py'
+    path.write_text(TINY_FCN_CFG.format(data_root=tiny_cityscapes['data_root']))
+    return str(path)
+
+
+@pytest.fixture(scope='session')
+def run_tool(tmp_path_factory):
+    """``run_tool('train.py', *args, env={})`` runs ``tools/<name>`` in a subprocess
+    (``.sh`` with bash) and returns stdout+stderr; a non-zero exit fails the
+    test with the output's tail. One thread per process: 2 cores shared."""
+    cwd = tmp_path_factory.mktemp('cwd')  # ./work_dirs defaults land here
+
+    def run(name: str, *args, env: dict = None, timeout: float = 900) -> str:
+        script = str(TOOLS / name)
+        cmd = ['bash', script] if name.endswith('.sh') else [sys.executable, script]
+        full_env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
+                        PYTHON=sys.executable, MPLBACKEND='Agg',
+                        PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ['PATH'])
+        full_env.update(env or {})
+        proc = subprocess.run(cmd + [str(a) for a in args], cwd=cwd, env=full_env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              timeout=timeout)
+        if proc.returncode != 0:
+            pytest.fail(f'{name} exited with {proc.returncode}:\n{proc.stdout[-6000:]}')
+        return proc.stdout
+
+    return run

@@ -142,11 +142,11 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     if not osp.isfile(args.config):
         raise SystemExit(f'config file not found: {args.config}')
-    register_all()
-    cfg = build_config(args)
     if args.resume not in (None, 'auto') and '://' not in args.resume \
             and not osp.isfile(args.resume):
         raise SystemExit(f'--resume: checkpoint not found: {args.resume}')
+    cfg = build_config(args)  # option errors surface here, before the heavy imports
+    register_all()
     setup_cpu_distributed(cfg, args.launcher)
     runner = build_runner(cfg)
     runner.train()

@@ -25,11 +25,12 @@ from typing import Dict, List, Sequence, Tuple
 
 import cv2
 import numpy as np
+from mmengine.registry import DefaultScope
 from mmseg.datasets import BaseSegDataset
 
 from cankd.registry import DATASETS
 from .toy_coco import (_atomic_write, _check_params, _dumps, _encode_png, _folder_lock,
-                       _is_complete, _progress, _remove_stale, _scene_rng)
+                       _is_complete, _Progress, _remove_stale, _scene_rng)
 
 __all__ = ['make_toy_cityscapes', 'ToyCityscapesDataset', 'TOY_CITYSCAPES_CLASSES',
            'TOY_CITYSCAPES_PALETTE', 'TOY_CITYSCAPES_METAINFO']
@@ -54,7 +55,13 @@ _FILE_RE = re.compile(r'.+_\d{6}_000019_(leftImg8bit|gtFine_labelTrainIds)\.png'
 class ToyCityscapesDataset(BaseSegDataset):
     """Toy street scenes (see :func:`make_toy_cityscapes`) in the Cityscapes
     layout: ``data_prefix=dict(img_path='leftImg8bit/train',
-    seg_map_path='gtFine/train')`` under ``data_root``."""
+    seg_map_path='gtFine/train')`` under ``data_root``.
+
+    Pipeline transforms given by name resolve in the ``mmseg`` scope, whatever
+    the config's default scope: in the ``cankd`` scope ``LoadAnnotations``
+    would otherwise silently be mmcv's generic one and ``PackSegInputs`` not
+    be found. Names with an explicit scope (``cankd.MyTransform``) still work.
+    """
 
     METAINFO = TOY_CITYSCAPES_METAINFO
 
@@ -62,7 +69,8 @@ class ToyCityscapesDataset(BaseSegDataset):
                  img_suffix: str = '_leftImg8bit.png',
                  seg_map_suffix: str = '_gtFine_labelTrainIds.png',
                  **kwargs) -> None:
-        super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)
+        with DefaultScope.overwrite_default_scope('mmseg'):
+            super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)
 
 
 # --------------------------------------------------------------------------- #
@@ -389,7 +397,7 @@ def make_toy_cityscapes(out_dir: str,
         for folder in {osp.dirname(p) for p in files}:
             os.makedirs(folder, exist_ok=True)
 
-        bar = _progress(len(pairs), progress)
+        bar = _Progress(len(pairs), progress)
         pixels = np.zeros(len(TOY_CITYSCAPES_CLASSES), np.int64)
         for split in ('train', 'val'):
             offset = 0 if split == 'train' else counts['train']
@@ -400,10 +408,8 @@ def make_toy_cityscapes(out_dir: str,
                 _atomic_write(seg_path, _encode_png(lbl))
                 if split == 'train':
                     pixels += np.bincount(lbl[lbl != IGNORE], minlength=len(pixels))
-                if bar is not None:
-                    bar.update()
-        if bar is not None:
-            print()
+                bar.update()
+        bar.close()
         manifest = dict(params=params, num_images=counts, classes=list(TOY_CITYSCAPES_CLASSES),
                         train_class_pixel_share={
                             c: round(float(p) / max(int(pixels.sum()), 1), 4)

@@ -154,11 +154,26 @@ def _remove_stale(folder: str, pattern: 're.Pattern', keep: set) -> None:
                 os.remove(path)
 
 
-def _progress(total: int, enabled: bool):
-    if not enabled:
-        return None
-    from mmengine.utils import ProgressBar
-    return ProgressBar(total)
+class _Progress:
+    """mmengine's ProgressBar, redrawn ~50 times rather than once per image."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.step, self.pending, self.bar = max(1, total // 50), 0, None
+        if enabled:
+            from mmengine.utils import ProgressBar
+            self.bar = ProgressBar(total)
+
+    def update(self) -> None:
+        self.pending += 1
+        if self.bar is not None and self.pending == self.step:
+            self.bar.update(self.pending)
+            self.pending = 0
+
+    def close(self) -> None:
+        if self.bar is not None:
+            if self.pending:
+                self.bar.update(self.pending)
+            print()
 
 
 # --------------------------------------------------------------------------- #
@@ -420,7 +435,7 @@ def make_toy_coco(out_dir: str,
             _remove_stale(paths[d], _IMG_RE, set(files))
         os.makedirs(osp.dirname(paths['train_ann_file']), exist_ok=True)
 
-        bar = _progress(sum(counts.values()), progress)
+        bar = _Progress(sum(counts.values()), progress)
         instances = {}
         for split in _SPLITS:
             images, anns = [], []
@@ -431,8 +446,7 @@ def make_toy_coco(out_dir: str,
                 _atomic_write(osp.join(paths[f'{split}_img_dir'], name), _encode_png(img))
                 images.append(dict(id=i + 1, file_name=name, width=width, height=height))
                 anns += _coco_annotations(specs, width, height, i + 1, len(anns) + 1)
-                if bar is not None:
-                    bar.update()
+                bar.update()
             coco = dict(
                 info=dict(description=f'cankd toy COCO ({split})', version=str(_VERSION)),
                 licenses=[], images=images, annotations=anns,
@@ -440,8 +454,7 @@ def make_toy_coco(out_dir: str,
                             for k, n in enumerate(TOY_COCO_CLASSES)])
             _atomic_write(paths[f'{split}_ann_file'], _dumps(coco))
             instances[split] = len(anns)
-        if bar is not None:
-            print()
+        bar.close()
         manifest = dict(params=params, num_images=counts, num_instances=instances,
                         classes=list(TOY_COCO_CLASSES))
         _atomic_write(paths['manifest'], _dumps(manifest))

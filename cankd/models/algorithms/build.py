@@ -40,7 +40,8 @@ def build_submodel(cfg: Union[dict, ConfigDict, nn.Module]) -> nn.Module:
     * ``dict(cfg_path='mmdet::retinanet/retinanet_r50_fpn_2x_coco.py',
       pretrained=False)``: the ``model`` of that config, built in that config's
       ``default_scope``; with ``pretrained=True`` its model-zoo checkpoint is
-      loaded (mmengine.hub metafile lookup, as mmrazor does).
+      loaded (mmengine.hub metafile lookup, as mmrazor does). Any other key
+      overrides that model config, e.g. ``neck=dict(init_cfg=...)``.
     * an inline model dict: built in its ``_scope_``, or the scope of a
       ``'mmdet.RetinaNet'``-style type; without either, in the scope (cankd,
       mmdet or mmseg) whose registry knows its ``type``.
@@ -49,15 +50,15 @@ def build_submodel(cfg: Union[dict, ConfigDict, nn.Module]) -> nn.Module:
         return cfg
     cfg = copy.deepcopy(cfg)
     if 'cfg_path' in cfg:
-        extra = set(cfg) - {'cfg_path', 'pretrained'}
-        if extra:
-            raise ValueError(f'a cfg_path model takes only cfg_path and pretrained; '
-                             f'got also {sorted(extra)}')
-        sub_cfg: Config = get_config(cfg['cfg_path'], pretrained=cfg.get('pretrained', False))
+        cfg_path = cfg.pop('cfg_path')
+        pretrained = cfg.pop('pretrained', False)
+        sub_cfg: Config = get_config(cfg_path, pretrained=pretrained)
         model_cfg = sub_cfg.model
+        # Other keys override that model config (``_delete_`` works as in _base_).
+        model_cfg = ConfigDict(Config._merge_a_into_b(dict(cfg), model_cfg.to_dict()))
         model_cfg.setdefault('_scope_', sub_cfg.get('default_scope', 'mmdet'))
         model = MODELS.build(model_cfg)
-        if cfg.get('pretrained', False):
+        if pretrained:
             from mmengine.runner import load_checkpoint
             load_checkpoint(model, sub_cfg.model_path, map_location='cpu')
             model._is_init = True

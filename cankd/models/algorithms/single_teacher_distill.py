@@ -19,6 +19,24 @@ def _add_prefix(losses: dict, prefix: str) -> dict:
     return {f'{prefix}.{k}': v for k, v in losses.items()}
 
 
+def _normalisation(preprocessor) -> Optional[dict]:
+    """Normalisation settings of an mmdet/mmseg image data preprocessor."""
+    if not hasattr(preprocessor, '_enable_normalize'):
+        return None
+    # mmengine/mmdet name it _channel_conversion, mmseg channel_conversion.
+    conversion = getattr(preprocessor, '_channel_conversion',
+                         getattr(preprocessor, 'channel_conversion', False))
+    return dict(normalize=preprocessor._enable_normalize, bgr_to_rgb=conversion,
+                mean=getattr(preprocessor, 'mean', None), std=getattr(preprocessor, 'std', None))
+
+
+def _same_normalisation(a: dict, b: dict) -> bool:
+    if a['normalize'] != b['normalize'] or a['bgr_to_rgb'] != b['bgr_to_rgb']:
+        return False
+    return not a['normalize'] or (torch.equal(a['mean'], b['mean'])
+                                  and torch.equal(a['std'], b['std']))
+
+
 @MODELS.register_module()
 class SingleTeacherDistill(BaseModel):
     """One frozen teacher, one trained student (mmrazor's config vocabulary).
@@ -99,11 +117,25 @@ class SingleTeacherDistill(BaseModel):
         """The teacher's whole forward (backbone, neck, heads), no task loss."""
         self.teacher(inputs, data_samples, mode='tensor')
 
+    def teacher_inputs(self, inputs: torch.Tensor) -> torch.Tensor:
+        """``inputs`` (normalised by the student's data preprocessor) as the
+        teacher's own preprocessor would normalise them: a caffe-style teacher
+        (BGR, std 1) next to a pytorch-style student must not see the student's
+        normalisation."""
+        student = _normalisation(self.data_preprocessor)
+        teacher = _normalisation(getattr(self.teacher, 'data_preprocessor', None))
+        if student is None or teacher is None or _same_normalisation(student, teacher):
+            return inputs
+        raw = inputs * student['std'] + student['mean'] if student['normalize'] else inputs
+        if student['bgr_to_rgb'] != teacher['bgr_to_rgb']:
+            raw = raw.flip(1)
+        return (raw - teacher['mean']) / teacher['std'] if teacher['normalize'] else raw
+
     def loss(self, inputs: torch.Tensor, data_samples) -> Dict[str, torch.Tensor]:
         losses = {}
         with self.distiller.teacher_recorders:
             with torch.set_grad_enabled(self.teacher_trainable):
-                self.teacher_forward(inputs, data_samples)
+                self.teacher_forward(self.teacher_inputs(inputs), data_samples)
         with self.distiller.student_recorders:
             if self.calculate_student_loss:
                 student_losses = self.architecture(inputs, data_samples, mode='loss')

@@ -132,12 +132,16 @@ class ACAMKDLoss(nn.Module):
         N, C, H, W = kv_src.shape
         q = self.query(query_src).flatten(2).transpose(1, 2)  # N x L x C_q
         k = self.key(kv_src).flatten(2).transpose(1, 2)       # N x L x C_q
-        v = self.value(kv_src).flatten(2).transpose(1, 2)     # N x L x C
+        # contiguous: the fused kernels want unit stride on the channel axis
+        v = self.value(kv_src).flatten(2).transpose(1, 2).contiguous()  # N x L x C
         pad = C - self.qk_channels
-        # Zero channels add nothing to Q K^T; equal head sizes let fused
-        # (flash / memory-efficient) kernels avoid storing the L x L matrix.
+        # Zero channels add nothing to Q K^T; equal head sizes and a head axis
+        # let the fused (flash / memory-efficient) kernels run, which never
+        # store the L x L matrix (about 1 GB per image at a P3 of 100 x 168).
         q, k = F.pad(q, (0, pad)), F.pad(k, (0, pad))
-        return F.scaled_dot_product_attention(q, k, v, scale=1 / math.sqrt(self.qk_channels))
+        fused = F.scaled_dot_product_attention(
+            q[:, None], k[:, None], v[:, None], scale=1 / math.sqrt(self.qk_channels))
+        return fused[:, 0]
 
     def forward(self, preds_S: torch.Tensor, preds_T: torch.Tensor) -> torch.Tensor:
         """Args: preds_S (N x C_s x H x W), preds_T (N x C_t x H x W) -> scalar loss."""

@@ -57,48 +57,62 @@ class _MaxPoolKeepIndices(torch.autograd.Function):
             grad.contiguous(), idx, ctx.kernel, ctx.kernel, output_size=ctx.size), None
 
 
-class _InstanceNormMSE(torch.autograd.Function):
-    """``loss_weight / 2 * MSE(IN(x + s), IN(t))`` with IN without affine.
+def _instance_norm_stats(x: torch.Tensor, eps: float, out: Optional[torch.Tensor] = None):
+    """Instance norm of B x C x H x W as batch norm over a 1 x BC x H x W view.
 
-    The loss is the last op of the graph, so its gradient w.r.t. ``x + s`` is
+    Returns (normalised, 1/std per (b, c)); ``out`` may alias ``x`` (checked
+    on CPU, where skipping a fresh allocation saves a page-faulting pass).
+    """
+    b, c, h, w = x.shape
+    x = x.reshape(1, b * c, h, w)
+    if out is None:
+        y, _, rstd = torch.native_batch_norm(x, None, None, None, None, True, 0.0, eps)
+        return y, rstd
+    mean, rstd = x.new_empty(b * c), x.new_empty(b * c)
+    torch.ops.aten.native_batch_norm.out(
+        x, None, None, None, None, True, 0.0, eps, out=out.view(1, b * c, h, w),
+        save_mean=mean, save_invstd=rstd)
+    return out.view(1, b * c, h, w), rstd
+
+
+class _InstanceNormMSE(torch.autograd.Function):
+    """``loss_weight / 2 * MSE(IN(z), IN(t))``, IN without affine parameters.
+
+    The loss is the last op of the graph, so its gradient w.r.t. ``z`` is
     computed here in forward and is the only tensor kept for backward (autograd
-    would keep ``x + s``, its normalised copy and ``IN(t)``). No gradient to t.
+    would keep ``z``, ``IN(z)`` and ``IN(t)``). ``z`` is a buffer made by
+    :class:`CanKDLoss` and saved by nobody: on CPU it is normalised in place.
+    No gradient reaches ``t``.
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, s: torch.Tensor, t: torch.Tensor,
-                loss_weight: float, eps: float) -> torch.Tensor:
-        b, c, h, w = x.shape
-        z = (x + s.to(x.dtype)).contiguous()
-        # instance norm == batch norm over a 1 x (B*C) x H x W view; keep rstd.
-        z_hat, _, rstd = torch.native_batch_norm(
-            z.view(1, b * c, h, w), None, None, None, None, True, 0.0, eps)
-        del z
-        d = torch.native_batch_norm(
-            t.to(x.dtype).reshape(1, b * c, h, w).contiguous(), None, None, None, None,
-            True, 0.0, eps)[0]
+    def forward(ctx, z: torch.Tensor, t: torch.Tensor, loss_weight: float,
+                eps: float) -> torch.Tensor:
+        b, c, h, w = z.shape
+        in_place = z.device.type == 'cpu' and z.is_contiguous()
+        z_hat, rstd = _instance_norm_stats(z, eps, out=z if in_place else None)
+        d, _ = _instance_norm_stats(t.to(z.dtype), eps)
         torch.sub(z_hat, d, out=d)  # d = IN(z) - IN(t)
         numel = d.numel()
         loss = torch.linalg.vector_norm(d).square() * (loss_weight / (2 * numel))
-        if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
+        if ctx.needs_input_grad[0]:
             # dL/dz = rstd * (g - mean(g) - z_hat * mean(g * z_hat)), g = w * d / numel;
             # mean(d) is exactly 0 (both sides are standardised), so it is dropped.
-            d = d.view(b * c, h * w)
-            z_hat = z_hat.view(b * c, h * w)
+            d, z_hat = d.view(b * c, h * w), z_hat.view(b * c, h * w)
             mean_dz = torch.bmm(d.unsqueeze(1), z_hat.unsqueeze(2)).view(b * c, 1)
             d.addcmul_(z_hat, mean_dz, value=-1.0 / (h * w))
             d.mul_(rstd.view(b * c, 1) * (loss_weight / numel))
             ctx.save_for_backward(d.view(b, c, h, w))
-            ctx.s_dtype = s.dtype
         return loss
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_loss: torch.Tensor):
         dz, = ctx.saved_tensors
-        grad = dz * grad_loss
-        grad_s = grad.to(ctx.s_dtype) if ctx.needs_input_grad[1] else None
-        return (grad if ctx.needs_input_grad[0] else None), grad_s, None, None, None
+        # the usual case (the loss summed into the total) gets a gradient of 1
+        if not (grad_loss.device.type == 'cpu' and grad_loss.item() == 1.0):
+            dz = dz * grad_loss
+        return dz, None, None, None
 
 
 @MODELS.register_module()
@@ -203,10 +217,22 @@ class CanKDLoss(BaseModule):
                 f'in_channels={s.shape[1]}')
 
     @staticmethod
-    def _project(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    def _project(weight: torch.Tensor, x: torch.Tensor,
+                 bias: Optional[torch.Tensor] = None) -> torch.Tensor:
         """1x1 conv as one batched GEMM: B x C_in x HW -> B x C_out x HW."""
-        w = conv.weight.view(conv.out_channels, conv.in_channels)
-        return torch.baddbmm(conv.bias.view(1, -1, 1), w.expand(x.shape[0], -1, -1), x)
+        weight = weight.view(weight.shape[0], -1).expand(x.shape[0], -1, -1)
+        if bias is None:
+            return torch.bmm(weight, x)
+        return torch.baddbmm(bias, weight, x)
+
+    @staticmethod
+    def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, order: str) -> torch.Tensor:
+        """V K^T Q / N for Q: B x C' x HW, K, V: B x C' x N; returns B x C' x HW."""
+        n = k.shape[-1]
+        if order == 'linear':  # the C' x C' matrix V K^T / N first
+            return torch.bmm(torch.bmm(v, k.transpose(1, 2)).div_(n), q)
+        # published order, through the B x N x HW attention matrix (A^T)
+        return torch.bmm(v, torch.bmm(k.transpose(1, 2), q)).div_(n)
 
     def forward(self, s_feature: torch.Tensor, t_feature: torch.Tensor) -> torch.Tensor:
         """s_feature, t_feature: B x C x H x W. Returns the scalar loss."""
@@ -218,31 +244,37 @@ class CanKDLoss(BaseModule):
         b, c, h, w = s.shape
         ci = self.inter_channels
 
-        q = self._project(self.theta, s.reshape(b, c, h * w))
+        # Biases go onto small tensors: max(x + b) = max(x) + b for phi and g;
+        # theta's below.
+        q = self._project(self.theta.weight, s.reshape(b, c, h * w))
         # phi and g read the same teacher map: one GEMM and one pooling for both.
-        w_kv = torch.cat([self.phi.weight, self.g.weight]).view(2 * ci, c)
-        b_kv = torch.cat([self.phi.bias, self.g.bias]).view(1, 2 * ci, 1)
-        kv = torch.baddbmm(b_kv, w_kv.expand(b, -1, -1), t.reshape(b, c, h * w))
+        kv = self._project(torch.cat([self.phi.weight, self.g.weight]), t.reshape(b, c, h * w))
         kernel = (min(h, 2), min(w, 2)) if self.sub_sample else (1, 1)
         if kernel != (1, 1):
             kv = _MaxPoolKeepIndices.apply(kv.view(b, 2 * ci, h, w), kernel).flatten(2)
 
         with torch.autocast(device_type, enabled=False):
             dtype = torch.promote_types(q.dtype, torch.float32)
-            q, kv = q.to(dtype), kv.to(dtype)
-            k, v = kv[:, :ci], kv[:, ci:]
-            n = k.shape[-1]
+            kv = kv.to(dtype) + torch.cat([self.phi.bias, self.g.bias]).to(dtype).view(-1, 1)
+            q = q.to(dtype)
+            k, v = kv.split(ci, dim=1)  # B x C' x N each
             order = self.order
             if order == 'auto':
-                order = select_association_order(h * w, n, ci)
-            if order == 'linear':
-                y = torch.bmm(torch.bmm(v, k.transpose(1, 2)).div_(n), q)
-            else:  # published order: the B x N x HW attention matrix (transposed)
-                y = torch.bmm(v, torch.bmm(k.transpose(1, 2), q)).div_(n)
-            wy = self._project(self.W, y.to(self.W.weight.dtype)).view(b, c, h, w)
+                order = select_association_order(h * w, k.shape[-1], ci)
+            y = self._attend(q, k, v, order)
+            # theta's bias adds the same V K^T b_theta / N to every position of Y
+            # (a one-query attention, cheap in either order): folded into W's bias.
+            y_bias = self._attend(
+                self.theta.bias.to(dtype).view(1, ci, 1).expand(b, -1, -1), k, v, 'quadratic')
+            w_weight = self.W.weight.to(dtype).view(c, ci)
+            wy_bias = torch.baddbmm(self.W.bias.to(dtype).view(1, c, 1),
+                                    w_weight.expand(b, -1, -1), y_bias)
+            z = self._project(w_weight, y, wy_bias).view(b, c, h, w)
             if self.bn is not None:
-                wy = self.bn(wy)
-            return _InstanceNormMSE.apply(wy, s, t, self.loss_weight, self.eps)
+                z = self.bn(z)
+            # in place: neither the BN nor the GEMM keeps its output for backward
+            z = z.add_(s)
+            return _InstanceNormMSE.apply(z, t, self.loss_weight, self.eps)
 
 
 MODELS.register_module(name='NLKD_IN_Loss', module=CanKDLoss)

@@ -144,3 +144,28 @@ def test_fpn_teacher_distill_runs_only_teacher_features(tmp_path, monkeypatch):
     model.train_step(demo_det_batch(), optim)
     assert calls == []
     assert isinstance(model, FpnTeacherDistill)
+
+
+def test_caffe_teacher_sees_its_own_normalisation():
+    student_cfg = tiny_retinanet(base_channels=8, neck_channels=NECK)
+    teacher_cfg = tiny_retinanet(base_channels=8, neck_channels=NECK)
+    teacher_cfg['data_preprocessor'].update(mean=[102.98, 115.95, 122.77], std=[1.0, 1.0, 1.0],
+                                            bgr_to_rgb=False)
+    model = MODELS.build(dict(type='FpnTeacherDistill', architecture=student_cfg,
+                              teacher=teacher_cfg, distiller=_fpn_distiller()))
+    batch = demo_det_batch()
+    as_student = model.data_preprocessor(batch, False)['inputs']
+    as_teacher = model.teacher.data_preprocessor(batch, False)['inputs']
+    torch.testing.assert_close(model.teacher_inputs(as_student), as_teacher,
+                               rtol=1e-5, atol=1e-3)
+    same, _ = _det_algorithm_without_ckpt()
+    x = torch.randn(1, 3, 8, 8)
+    assert same.teacher_inputs(x) is x
+
+
+def _det_algorithm_without_ckpt():
+    model = MODELS.build(dict(type='FpnTeacherDistill',
+                              architecture=tiny_retinanet(base_channels=8, neck_channels=NECK),
+                              teacher=tiny_retinanet(base_channels=16, neck_channels=NECK),
+                              distiller=_fpn_distiller()))
+    return model, None

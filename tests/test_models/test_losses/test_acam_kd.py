@@ -9,7 +9,8 @@ from cankd.registry import MODELS
 
 
 def conv1x1(x, conv):
-    return torch.einsum('oc,nchw->nohw', conv.weight[:, :, 0, 0], x) + conv.bias[None, :, None, None]
+    out = torch.einsum('oc,nchw->nohw', conv.weight[:, :, 0, 0], x)
+    return out + conv.bias[None, :, None, None]
 
 
 def plain_fused(loss, query_src, kv_src):

@@ -36,9 +36,9 @@ def plain_cankd(params: dict, s, t, loss_weight=1.0, sub_sample=True, eps=1e-5, 
 
 
 # Per-(sample, channel) constant shifts of Z_s vanish in the instance norm, so
-# these biases get no gradient (0 up to rounding): theta.bias adds b^T K V / N
-# at every position, W.bias and bn.bias add a constant per channel.
-NO_GRAD = {'theta.bias', 'W.bias', 'bn.bias'}
+# these biases get no gradient (0 up to rounding): W.bias (removed by the batch
+# norm anyway) and bn.bias add the same constant to every position.
+NO_GRAD = {'W.bias', 'bn.bias'}
 
 
 def make_pair(shape, seed=0, dtype=torch.float32):
@@ -290,3 +290,15 @@ def test_auto_uses_selected_order(monkeypatch):
     assert calls == [(54, 12, 2)]  # 9x6 pooled with floor: 4x3
     CanKDLoss(4, order='linear')(*make_pair((2, 4, 9, 6)))
     assert len(calls) == 1
+
+
+def test_no_grad_and_eval_mode():
+    loss = CanKDLoss(4)
+    randomise_last(loss)
+    s, t = make_pair((2, 4, 6, 6))
+    with_grad = loss(s, t)
+    with torch.no_grad():
+        torch.testing.assert_close(loss(s, t), with_grad)
+    loss.eval()  # BN on running statistics: still the formula, still finite
+    value = loss(s, t)
+    assert torch.isfinite(value) and value.requires_grad

@@ -1,0 +1,11 @@
+# CanKD, PSPNet R-101 (79.74 published / 79.76 model zoo) -> PSPNet R-18
+# (74.87): published 76.24 mIoU.
+_base_ = './cankd_deeplabv3_r101-r18_4xb2-80k_cityscapes-512x1024.py'
+
+teacher_ckpt = 'https://download.openmmlab.com/mmsegmentation/v0.5/pspnet/pspnet_r101-d8_512x1024_80k_cityscapes/pspnet_r101-d8_512x1024_80k_cityscapes_20200606_112211-e1e1100f.pth'  # noqa: E501
+model = dict(
+    architecture=dict(
+        cfg_path='mmseg::pspnet/pspnet_r18-d8_4xb2-80k_cityscapes-512x1024.py'),
+    teacher=dict(
+        cfg_path='mmseg::pspnet/pspnet_r101-d8_4xb2-80k_cityscapes-512x1024.py'),
+    teacher_ckpt=teacher_ckpt)
