@@ -90,7 +90,7 @@ def enable_amp(cfg: Config) -> None:
                          f'AmpOptimWrapper, the config has {kind!r}')
     if not has_amp_device():
         raise SystemExit(
-            '--amp needs a CUDA, NPU, MLU or MUSA device: mmengine 0.10.7\'s '
+            '--amp needs a CUDA, NPU, MLU or MUSA device: mmengine\'s '
             'AmpOptimWrapper (fp16/bf16 autocast with a GradScaler) refuses to run on '
             'CPU. Train without --amp on this machine.')
     optim_wrapper.type = 'AmpOptimWrapper'

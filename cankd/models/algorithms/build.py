@@ -1,4 +1,5 @@
 import copy
+import os.path as osp
 from typing import Union
 
 from mmengine.config import Config, ConfigDict
@@ -8,6 +9,7 @@ from torch import nn
 
 from cankd.registry import MODELS
 
+_REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 # Where a type without a scope is looked for, in this order.
 _TASK_SCOPES = ('mmdet', 'mmseg')
 
@@ -34,6 +36,21 @@ def _infer_scope(type_name: str) -> str:
     return found[0]
 
 
+def _load_model_config(cfg_path: str, pretrained: bool) -> Config:
+    """``mmdet::...``-style package configs via mmengine.hub; other paths as
+    files, relative to the working directory or to the cankd checkout."""
+    if '::' in cfg_path:
+        return get_config(cfg_path, pretrained=pretrained)
+    path = cfg_path if osp.isfile(cfg_path) else osp.join(_REPO_ROOT, cfg_path)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'cfg_path not found: {cfg_path} (looked in the working '
+                                f'directory and in {_REPO_ROOT})')
+    if pretrained:
+        raise ValueError(f'pretrained=True needs a package config such as "mmdet::...", '
+                         f'not {cfg_path}; give the checkpoint as teacher_ckpt instead')
+    return Config.fromfile(path)
+
+
 def build_submodel(cfg: Union[dict, ConfigDict, nn.Module]) -> nn.Module:
     """Build a teacher or student given inline or as ``cfg_path``.
 
@@ -52,7 +69,7 @@ def build_submodel(cfg: Union[dict, ConfigDict, nn.Module]) -> nn.Module:
     if 'cfg_path' in cfg:
         cfg_path = cfg.pop('cfg_path')
         pretrained = cfg.pop('pretrained', False)
-        sub_cfg: Config = get_config(cfg_path, pretrained=pretrained)
+        sub_cfg = _load_model_config(cfg_path, pretrained)
         model_cfg = sub_cfg.model
         # Other keys override that model config (``_delete_`` works as in _base_).
         model_cfg = ConfigDict(Config._merge_a_into_b(dict(cfg), model_cfg.to_dict()))
