@@ -165,11 +165,24 @@ def load_from_http(filename: str,
     return safe_load(cached, map_location)
 
 
+def save_checkpoint(checkpoint: dict, filename: str, file_client_args=None,
+                    backend_args=None) -> None:
+    """mmengine's ``save_checkpoint``, atomic for local files: written to a
+    temporary file and renamed, so an interrupted save never leaves a
+    half-written checkpoint that a later resume would trust."""
+    if '://' in str(filename) or file_client_args is not None or backend_args is not None:
+        return _mmengine_save_checkpoint(checkpoint, filename, file_client_args, backend_args)
+    from .io import atomic_torch_save
+    atomic_torch_save(checkpoint, filename)
+
+
+_mmengine_save_checkpoint = mme_ckpt.save_checkpoint
 _installed = False
 
 
 def install_safe_loading() -> None:
-    """Route mmengine's checkpoint loading through :func:`safe_load`.
+    """Route mmengine's checkpoint loading through :func:`safe_load`, and make
+    its local checkpoint saving atomic (:func:`save_checkpoint`).
 
     Idempotent. ``torchvision://``, ``mmcls://`` and ``open-mmlab://`` call
     mmengine's module-level ``load_from_http``, so that name is replaced too.
@@ -182,4 +195,8 @@ def install_safe_loading() -> None:
     loader.register_scheme(
         prefixes=('http://', 'https://'), loader=load_from_http, force=True)
     mme_ckpt.load_from_http = load_from_http
+    # The Runner imported the function by name: replace it there too.
+    from mmengine.runner import runner as mme_runner
+    mme_ckpt.save_checkpoint = save_checkpoint
+    mme_runner.save_checkpoint = save_checkpoint
     _installed = True

@@ -18,18 +18,19 @@ def tool():
 
 def test_tiny_run_writes_json_and_png(tool, tmp_path):
     out = tmp_path / 'bench'
-    result = tool.main(['--out', str(out), '--shapes', '2x16x12x10,1x8x5x7', '--threads', '1',
+    result = tool.main(['--out', str(out), '--shapes', '2x16x12x10', '--threads', '1',
                         '--repeats', '2', '--budget-s', '0.2'])
     data = json.loads((out / 'loss_benchmark.json').read_text())
     assert data == json.loads(json.dumps(result))
     records = data['records']
     assert [(r['case'], r['order']) for r in records] == [
-        (c, o) for c in ('custom0', 'custom1') for o in ('auto', 'quadratic', 'linear', 'floor')]
+        ('custom0', o) for o in ('auto', 'quadratic', 'linear', 'floor')]
+    assert all(r['shape'] == [2, 16, 12, 10] and r['hw'] == 120 for r in records)
     for r in records:
         assert 'error' not in r, r
         assert r['time_ms'] > 0 and r['peak_mem_mb'] > 0 and len(r['times_ms']) == r['runs'] >= 2
-    quad = [r for r in records if r['order'] == 'quadratic']
-    assert all(r['max_rel_err'] < 1e-5 for r in quad)
+    quad, = [r for r in records if r['order'] == 'quadratic']
+    assert 0 <= quad['max_rel_err'] < 1e-5
     assert data['summary']['max_rel_err'] < 1e-5
     # 2x16x12x10: C' = 8, HW = 120, N = 30 -> linear is cheaper
     assert records[0]['selected_order'] == 'linear'

@@ -66,3 +66,23 @@ def test_unexpected_objects_are_refused_and_named(tmp_path, obj, named, capsys):
 def test_missing_checkpoint_names_the_path(tmp_path):
     with pytest.raises(FileNotFoundError, match='checkpoint not found: .*absent.pth'):
         mme_ckpt._load_checkpoint(str(tmp_path / 'absent.pth'))
+
+
+def test_runner_checkpoints_are_written_atomically(tmp_path, monkeypatch):
+    from mmengine.runner import runner as mme_runner
+
+    from cankd.utils import checkpoint as ckpt_utils
+    assert mme_runner.save_checkpoint is ckpt_utils.save_checkpoint
+    target = tmp_path / 'iter_1.pth'
+    target.write_bytes(b'previous good checkpoint')
+
+    def interrupted(obj, f, *args, **kwargs):
+        with open(f, 'wb') as fh:
+            fh.write(b'half')
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, 'save', interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        mme_runner.save_checkpoint({'state_dict': {}}, str(target))
+    assert target.read_bytes() == b'previous good checkpoint'
+    assert [p.name for p in tmp_path.iterdir()] == ['iter_1.pth']  # no temp file left
