@@ -38,12 +38,13 @@ TASKS = {
         teacher='configs/quickstart/retinanet_r18_toy-coco.py',
         student='configs/quickstart/retinanet_r18-w16_toy-coco.py',
         cankd='configs/quickstart/cankd_retinanet_r18-r18w16_toy-coco.py',
-        metric='coco/bbox_mAP', metric_name='bbox mAP', data='toy_coco'),
+        metric='coco/bbox_mAP', metric_name='bbox mAP', data='toy_coco', data_kwargs={}),
     'seg': dict(
         teacher='configs/quickstart/fcn_r18_toy-cityscapes.py',
-        student='configs/quickstart/fcn_r18-w16_toy-cityscapes.py',
-        cankd='configs/quickstart/cankd_fcn_r18-r18w16_toy-cityscapes.py',
-        metric='mIoU', metric_name='mIoU', data='toy_cityscapes'),
+        student='configs/quickstart/fcn_r18-w8_toy-cityscapes.py',
+        cankd='configs/quickstart/cankd_fcn_r18w32-r18w8_toy-cityscapes.py',
+        metric='mIoU', metric_name='mIoU', data='toy_cityscapes',
+        data_kwargs=dict(img_size=(128, 64))),
 }
 # --quick: a smoke run of the whole pipeline (CI), not a meaningful comparison.
 QUICK = dict(max_iters=4, val_interval=2, num_train=8, num_val=4)
@@ -70,7 +71,8 @@ def make_data(task: str, root: str, quick: bool) -> str:
     from cankd.datasets import make_toy_cityscapes, make_toy_coco
     folder = osp.join(root, TASKS[task]['data'] + ('_quick' if quick else ''))
     sizes = dict(num_train=QUICK['num_train'], num_val=QUICK['num_val']) if quick else {}
-    (make_toy_coco if task == 'det' else make_toy_cityscapes)(folder, **sizes)
+    make = make_toy_coco if task == 'det' else make_toy_cityscapes
+    make(folder, **TASKS[task]['data_kwargs'], **sizes)
     return folder
 
 

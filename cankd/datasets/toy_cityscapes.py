@@ -48,7 +48,10 @@ IGNORE = 255
 _VERSION = 1
 _MANIFEST = 'toy_cityscapes_manifest.json'
 _CITIES = dict(train=('toyburg', 'pixelstadt', 'mockheim'), val=('synthville', ))
-_FILE_RE = re.compile(r'.+_\d{6}_000019_(leftImg8bit|gtFine_labelTrainIds)\.png')
+# Only files named after our made-up cities are ever deleted as stale: never
+# real Cityscapes files, should ``out_dir`` point at a real copy by mistake.
+_CITY_ALT = '|'.join(c for cities in _CITIES.values() for c in cities)
+_FILE_RE = re.compile(rf'({_CITY_ALT})_\d{{6}}_000019_(leftImg8bit|gtFine_labelTrainIds)\.png')
 
 
 @DATASETS.register_module()
@@ -393,7 +396,7 @@ def make_toy_cityscapes(out_dir: str,
         if osp.exists(paths['manifest']):
             os.remove(paths['manifest'])
         for sub in ('leftImg8bit', 'gtFine'):
-            _remove_stale(osp.join(out_dir, sub), _FILE_RE, set(files))
+            _remove_stale(osp.join(out_dir, sub), _FILE_RE, set(files), recursive=True)
         for folder in {osp.dirname(p) for p in files}:
             os.makedirs(folder, exist_ok=True)
 

@@ -139,14 +139,16 @@ def _is_complete(manifest_path: str, params: dict, files: Sequence[str]) -> bool
     return all(osp.isfile(p) for p in files)
 
 
-def _remove_stale(folder: str, pattern: 're.Pattern', keep: set) -> None:
-    """Delete our own leftovers in ``folder`` (recursively): temporary files
-    and generated files a smaller / different earlier set left behind -- a
+def _remove_stale(folder: str, pattern: 're.Pattern', keep: set, recursive: bool) -> None:
+    """Delete our own leftovers in ``folder``: temporary files and generated
+    files a smaller / different earlier set left behind -- a
     directory-scanning loader (mmseg) would otherwise pick them up. Files
     that do not match ``pattern`` are never touched."""
     if not osp.isdir(folder):
         return
-    for root, _, names in os.walk(folder):
+    for root, dirs, names in os.walk(folder):
+        if not recursive:
+            dirs.clear()
         for name in names:
             path = osp.join(root, name)
             if (name.startswith('.toy-') and name.endswith('.tmp')) or (
@@ -432,7 +434,7 @@ def make_toy_coco(out_dir: str,
             os.remove(paths['manifest'])
         for d in ('train_img_dir', 'val_img_dir'):
             os.makedirs(paths[d], exist_ok=True)
-            _remove_stale(paths[d], _IMG_RE, set(files))
+            _remove_stale(paths[d], _IMG_RE, set(files), recursive=False)
         os.makedirs(osp.dirname(paths['train_ann_file']), exist_ok=True)
 
         bar = _Progress(sum(counts.values()), progress)

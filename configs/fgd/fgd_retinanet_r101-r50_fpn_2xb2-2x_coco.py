@@ -1,7 +1,8 @@
 # FGD (focal and global distillation, arXiv 2111.11837), RetinaNet R-101
 # (38.9) -> R-50 (37.4), 2x. Same pair, data, schedule and optimiser as
 # ../cankd/cankd_retinanet_r101-r50_fpn_2xb2-2x_coco.py; only the distiller differs.
-# Settings: official yzd-v/FGD configs/distillers/fgd/fgd_retina_r101_fpn_2x_distill_retina_r50_fpn_2x_coco.py
+# Settings: official yzd-v/FGD, file
+#   configs/distillers/fgd/fgd_retina_r101_fpn_2x_distill_retina_r50_fpn_2x_coco.py
 # (this very pair): one FGDLoss per FPN level P3-P7 (256 ch), temp 0.5,
 # alpha 1e-3, beta 5e-4, gamma 5e-4, lambda 5e-6. The gt boxes reach the loss
 # through the batch's data samples (ConfigurableDistiller passes them).

@@ -2,7 +2,8 @@
 # stage, DeepLabV3 R-101 -> DeepLabV3 MobileNetV2 (73.84), Cityscapes 80k.
 # Same pair, data and schedule as
 # ../cankd/cankd_deeplabv3_r101-mbv2_4xb2-80k_cityscapes-512x1024.py.
-# Settings: official yzd-v/MGD seg/configs/distillers/mgd/psp_r101_distill_deepv3_r18_40k_512x512_city.py:
+# Settings: official yzd-v/MGD, file
+#   seg/configs/distillers/mgd/psp_r101_distill_deepv3_r18_40k_512x512_city.py:
 # alpha_mgd 2e-5, lambda_mgd 0.75 on the last backbone feature (teacher
 # layer4, 2048 ch; student layer7, 320 ch, aligned by the connector's 1x1 conv
 # 320 -> 2048 before masking and generation). The official segmentation

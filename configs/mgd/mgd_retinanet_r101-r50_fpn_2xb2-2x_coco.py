@@ -2,7 +2,8 @@
 # (38.9) -> R-50 (37.4), 2x. Same pair, data, schedule and optimiser as
 # ../cankd/cankd_retinanet_r101-r50_fpn_2xb2-2x_coco.py; only the distiller differs.
 # Settings: mmrazor configs/distill/mmdet/mgd/mgd_fpn_retina_x101_retina_r50_2x_coco.py
-# (= official yzd-v/MGD det/configs/distillers/mgd/retina_rx101_64x4d_distill_retina_r50_fpn_2x_coco.py):
+# (= official yzd-v/MGD, file
+#   det/configs/distillers/mgd/retina_rx101_64x4d_distill_retina_r50_fpn_2x_coco.py):
 # one MGDConnector (random mask, lambda_mgd 0.65, conv-ReLU-conv generator,
 # 256 -> 256) and one MGDLoss (alpha_mgd 2e-5) per FPN level P3-P7.
 # Both reference configs also start the student's neck and head from the

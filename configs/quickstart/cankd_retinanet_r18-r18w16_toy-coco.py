@@ -5,7 +5,7 @@
 #       --cfg-options model.teacher_ckpt=work_dirs/retinanet_r18_toy-coco/iter_1500.pth
 _base_ = './retinanet_r18-w16_toy-coco.py'
 
-teacher_ckpt = 'work_dirs/quickstart/det/teacher/best.pth'
+teacher_ckpt = 'work_dirs/quickstart/det/teacher/iter_1500.pth'
 model = dict(
     _delete_=True,
     _scope_='cankd',

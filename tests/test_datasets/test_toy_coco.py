@@ -209,3 +209,23 @@ def test_mmdet_loads_it_and_coco_metric_scores_gt_as_perfect(coco):
         b = p['pred_instances']['bboxes']
         b[:, [0, 2]] += (b[:, 2] - b[:, 0]).unsqueeze(1) / 2
     assert _coco_map(coco, predictions) < 0.5
+
+
+def test_cli(tmp_path, capsys):
+    import importlib.util
+    script = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'misc', 'make_toy_data.py')
+    spec = importlib.util.spec_from_file_location('make_toy_data', script)
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    argv = ['coco', str(tmp_path), '--num-train', '2', '--num-val', '1', '--img-size', '64', '48',
+            '--seed', '5']
+    cli.main(argv)
+    summary = capsys.readouterr().out.strip().splitlines()[-1]
+    assert summary.startswith('toy coco: 2 train / 1 val images (') and '64x48, seed 5' in summary
+    assert 'generated in' in summary
+    assert _load(osp.join(str(tmp_path), 'toy_coco_manifest.json'))['params']['seed'] == 5
+    cli.main(argv)
+    assert capsys.readouterr().out.strip().endswith('(reused)')
+    with pytest.raises(SystemExit):
+        cli.main(['coco', str(tmp_path), '--num-train', '0'])
+    assert 'num_train must be a positive int' in capsys.readouterr().err

@@ -6,7 +6,8 @@ forced quadratic order (the published ``(Q^T K) V``), the forced linear order
 replaced by a no-op: projections, pooling, W, norms and MSE only). Each
 (shape, order) runs in its own forked process so peaks never mix.
 
-Time: median of repeated forward + backward calls after a warm-up call.
+Time: median of repeated forward + backward calls after a warm-up call
+(parameters and inputs as in training: BN weights non-zero, loss_weight 10).
 Memory: the peak of live tensor bytes above what existed before the call
 (inputs and parameters), gradients included. On CUDA this is
 ``torch.cuda.max_memory_allocated``; on CPU the same quantity is rebuilt from
@@ -39,7 +40,8 @@ from cankd.models.losses.cankd_loss import CanKDLoss, select_association_order
 
 ORDERS = ('auto', 'quadratic', 'linear', 'floor')
 FPN = [('P3', 100, 168), ('P4', 50, 84), ('P5', 25, 42), ('P6', 13, 21), ('P7', 7, 11)]
-SWEEP = [(16, 16), (32, 32), (64, 64), (128, 128), (200, 168)]
+# between and beyond the FPN levels (HW 64 ... 33600, the last twice P3's area)
+SWEEP = [(8, 8), (16, 16), (36, 56), (72, 112), (200, 168)]
 
 
 class FloorLoss(CanKDLoss):
@@ -94,11 +96,20 @@ def _reset_peak_rss() -> bool:
         return False
 
 
-def _cpu_alloc_peak(fn) -> float:
-    """Peak bytes of live torch CPU tensors during ``fn()``, above the start."""
+def _cpu_alloc_peak(fn):
+    """Run ``fn``; return its result and the peak bytes of live torch CPU
+    tensors during the call, above what was live at its start."""
     from torch.profiler import ProfilerActivity, profile
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        fn()
+    saved = os.dup(2)  # kineto prints start/stop lines on stderr
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            result = fn()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
     cpu = torch._C._autograd.DeviceType.CPU
     events = [e for e in prof.profiler.kineto_results.events()
               if e.name() == '[memory]' and e.device_type() == cpu]
@@ -106,7 +117,7 @@ def _cpu_alloc_peak(fn) -> float:
     for e in sorted(events, key=lambda e: e.start_ns()):
         cur += e.nbytes()
         peak = max(peak, cur)
-    return peak
+    return result, peak
 
 
 def _make(shape, order: str, device: str):
@@ -138,17 +149,17 @@ def _snapshot(loss, s, value) -> Dict[str, torch.Tensor]:
     return out
 
 
-def _max_rel_err(a: Dict[str, torch.Tensor], b: Dict[str, torch.Tensor]) -> float:
-    """max over tensors of max|a - b| / max|b|; tensors whose reference is ~0
-    (W.bias, bn.bias: constant shifts vanish in the instance norm) are skipped."""
+def _rel_errs(a: Dict[str, torch.Tensor], b: Dict[str, torch.Tensor]) -> Dict[str, float]:
+    """max|a - b| / max|b| per tensor. Tensors whose reference is ~0 are left
+    out: W.bias and bn.bias get no gradient (constant shifts vanish in the
+    instance norm), so theirs is rounding noise."""
     top = max(float(v.abs().max()) for k, v in b.items() if k != 'loss')
-    err = 0.0
+    errs = {}
     for k, ref in b.items():
         scale = float(ref.abs().max())
-        if k != 'loss' and scale <= 1e-6 * top:
-            continue
-        err = max(err, float((a[k] - ref).abs().max()) / scale)
-    return err
+        if k == 'loss' or scale > 1e-6 * top:
+            errs[k] = float((a[k] - ref).abs().max()) / scale
+    return errs
 
 
 def measure(shape, order: str, device: str, repeats: int, budget_s: float,
@@ -164,38 +175,46 @@ def measure(shape, order: str, device: str, repeats: int, budget_s: float,
     if device == 'cuda':
         rec['device_name'] = torch.cuda.get_device_name()
 
-    sync()
+    # Memory: one call measured alone; on CPU it is also the warm-up (the
+    # allocation records do not depend on it), on CUDA a warm-up comes first
+    # so that cuBLAS workspaces are not counted.
+    if device == 'cuda':
+        _step(loss, s, t)
+        torch.cuda.synchronize()
+        s.grad = None
+        loss.zero_grad(set_to_none=True)
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
-    value = _step(loss, s, t)
-    sync()
+    if device == 'cuda':
+        value = _step(loss, s, t)
+        torch.cuda.synchronize()
+        rec['peak_mem_mb'] = (torch.cuda.max_memory_allocated() - base) / 2**20
+    else:
+        # set up the profiler and the math libraries (threads, buffers) on a
+        # 4x4 map first, so that the RSS cross-check sees the call only
+        small_s, small_t = s[:1, :, :4, :4].detach().requires_grad_(), t[:1, :, :4, :4]
+        _cpu_alloc_peak(lambda: _step(loss, small_s, small_t))
+        s.grad = None
+        loss.zero_grad(set_to_none=True)
+        base_kb = _rss_kb('VmRSS')
+        rss_ok = base_kb is not None and _reset_peak_rss()
+        value, peak = _cpu_alloc_peak(lambda: _step(loss, s, t))
+        rec['peak_mem_mb'] = peak / 2**20
+        if rss_ok:
+            rec['rss_peak_mb'] = (_rss_kb('VmHWM') - base_kb) / 1024
     first = time.perf_counter() - start
+
     if order == 'quadratic':  # compare with the linear order, same weights and inputs
         ref = _snapshot(loss, s, value)
         loss.order = 'linear'
         lin = _snapshot(loss, s, _step(loss, s, t))
         loss.order = 'quadratic'
-        rec['max_rel_err'] = _max_rel_err(lin, ref)
+        rec['rel_err_by_tensor'] = _rel_errs(lin, ref)
+        rec['max_rel_err'] = max(rec['rel_err_by_tensor'].values())
 
-    # memory: one call, measured alone
-    s.grad = None
-    loss.zero_grad(set_to_none=True)
-    if device == 'cuda':
-        torch.cuda.synchronize()
-        base = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-        _step(loss, s, t)
-        torch.cuda.synchronize()
-        rec['peak_mem_mb'] = (torch.cuda.max_memory_allocated() - base) / 2**20
-    else:
-        rec['peak_mem_mb'] = _cpu_alloc_peak(lambda: _step(loss, s, t)) / 2**20
-        s.grad = None
-        loss.zero_grad(set_to_none=True)
-        base_kb = _rss_kb('VmRSS')
-        if base_kb is not None and _reset_peak_rss():
-            _step(loss, s, t)
-            rec['rss_peak_mb'] = (_rss_kb('VmHWM') - base_kb) / 1024
-
-    # time: median of `repeats` calls (more for fast calls, fewer past the budget)
+    # time: median of `repeats` calls after the above (more for fast calls, fewer
+    # past the budget, at least 2)
     runs = max(repeats, min(50, int(1.0 / max(first, 1e-4))))
     runs = max(2, min(runs, int(budget_s / max(first, 1e-4))))
     times = []
