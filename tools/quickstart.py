@@ -88,12 +88,7 @@ def stage_config(task: str, kind: str, work_dir: str, data_root: str, seed: int,
         cfg.train_cfg.max_iters = max_iters
         cfg.train_cfg.val_interval = val_interval
         cfg.default_hooks.checkpoint.interval = val_interval
-        for scheduler in cfg.param_scheduler:
-            if scheduler.get('type') == 'MultiStepLR':
-                scheduler.end = max_iters
-                scheduler.milestones = [int(max_iters * 0.75)]
-            elif scheduler.get('type') == 'LinearLR':
-                scheduler.end = min(scheduler.end, max(max_iters // 10, 1))
+        _fit_schedulers(cfg.param_scheduler, max_iters)
     if args.quick:
         cfg.default_hooks.logger.interval = 1
         for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
@@ -105,6 +100,19 @@ def stage_config(task: str, kind: str, work_dir: str, data_root: str, seed: int,
     # Resume an interrupted run from its last complete checkpoint.
     cfg.resume = osp.isfile(osp.join(work_dir, 'last_checkpoint'))
     return cfg
+
+
+def _fit_schedulers(schedulers, max_iters: int) -> None:
+    """Rescale the configs' LR schedules to a different number of iterations."""
+    for scheduler in schedulers:
+        end = scheduler.get('end', max_iters)
+        if scheduler.get('type') == 'LinearLR':  # warm-up: keep it short
+            scheduler.end = min(end, max(max_iters // 10, 1))
+            continue
+        scale = max_iters / end
+        scheduler.end = max_iters
+        if 'milestones' in scheduler:
+            scheduler.milestones = [max(int(m * scale), 1) for m in scheduler.milestones]
 
 
 def _point_at_data(cfg: Config, task: str, data_root: str) -> None:

@@ -3,18 +3,22 @@
 For every feature shape it measures the automatic association order, the
 forced quadratic order (the published ``(Q^T K) V``), the forced linear order
 (``Q^T (K V)``) and the "floor" (the loss with the attention products
-replaced by a no-op: projections, pooling, W, norms and MSE only). Each
-(shape, order) runs in its own forked process so peaks never mix.
+replaced by a no-op: projections, pooling, W, norms and MSE only), with
+parameters and inputs as in training (BN weights non-zero, loss_weight 10).
 
-Time: median of repeated forward + backward calls after a warm-up call
-(parameters and inputs as in training: BN weights non-zero, loss_weight 10).
-Memory: the peak of live tensor bytes above what existed before the call
-(inputs and parameters), gradients included. On CUDA this is
-``torch.cuda.max_memory_allocated``; on CPU the same quantity is rebuilt from
+Memory: every (shape, order) runs one call in a forked process of its own, so
+peaks never mix. Reported is the peak of live tensor bytes above what existed
+before the call (inputs, parameters), gradients included: on CUDA
+``torch.cuda.max_memory_allocated``; on CPU the same quantity rebuilt from
 torch's own allocation records (``torch.profiler`` with ``profile_memory``:
 every c10 allocation and free, in order). The process's peak-RSS growth
-(``VmHWM`` after resetting it via ``/proc/self/clear_refs``) is recorded too,
-as a cross-check that includes allocator effects.
+(``VmHWM`` after a reset through ``/proc/self/clear_refs``) is kept as a
+cross-check that includes allocator effects.
+
+Time: median over rounds after a warm-up; each round, in one more process,
+calls every order once in turn, so that a busy spell of a shared machine hits
+all orders alike. The quadratic order's process also compares the two orders'
+loss and gradients (max relative difference).
 
 Example::
 
@@ -162,87 +166,96 @@ def _rel_errs(a: Dict[str, torch.Tensor], b: Dict[str, torch.Tensor]) -> Dict[st
     return errs
 
 
-def measure(shape, order: str, device: str, repeats: int, budget_s: float,
-            threads: Optional[int] = None) -> dict:
+def _first_call_warm_up(loss, s, t) -> None:
+    """Set up the profiler and the math libraries (threads, buffers) on a 4x4
+    crop, so that the measured call sees itself only."""
+    small_s, small_t = s[:1, :, :4, :4].detach().requires_grad_(), t[:1, :, :4, :4]
+    if s.device.type == 'cpu':
+        _cpu_alloc_peak(lambda: _step(loss, small_s, small_t))
+    else:
+        _step(loss, small_s, small_t)
+    s.grad = None
+    loss.zero_grad(set_to_none=True)
+
+
+def measure_memory(shape, order: str, device: str, threads: Optional[int] = None) -> dict:
+    """Peak memory of one forward + backward call, in a process of its own; the
+    quadratic order also checks the linear one against itself."""
     if threads:
         torch.set_num_threads(threads)
-    sync = torch.cuda.synchronize if device == 'cuda' else (lambda: None)
     loss, s, t = _make(shape, order, device)
     b, c, h, w = shape
     n = (h // min(h, 2)) * (w // min(w, 2))
     rec = dict(selected_order=select_association_order(h * w, n, loss.inter_channels)
                if order == 'auto' else order)
-    if device == 'cuda':
-        rec['device_name'] = torch.cuda.get_device_name()
-
-    # Memory: one call measured alone; on CPU it is also the warm-up (the
-    # allocation records do not depend on it), on CUDA a warm-up comes first
-    # so that cuBLAS workspaces are not counted.
-    if device == 'cuda':
-        _step(loss, s, t)
-        torch.cuda.synchronize()
-        s.grad = None
-        loss.zero_grad(set_to_none=True)
-        base = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
+    _first_call_warm_up(loss, s, t)
     start = time.perf_counter()
     if device == 'cuda':
+        rec['device_name'] = torch.cuda.get_device_name()
+        _step(loss, s, t)  # cuBLAS workspaces are set up on the first full-size call
+        s.grad = None
+        loss.zero_grad(set_to_none=True)
+        torch.cuda.synchronize()
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        start = time.perf_counter()
         value = _step(loss, s, t)
         torch.cuda.synchronize()
         rec['peak_mem_mb'] = (torch.cuda.max_memory_allocated() - base) / 2**20
     else:
-        # set up the profiler and the math libraries (threads, buffers) on a
-        # 4x4 map first, so that the RSS cross-check sees the call only
-        small_s, small_t = s[:1, :, :4, :4].detach().requires_grad_(), t[:1, :, :4, :4]
-        _cpu_alloc_peak(lambda: _step(loss, small_s, small_t))
-        s.grad = None
-        loss.zero_grad(set_to_none=True)
         base_kb = _rss_kb('VmRSS')
         rss_ok = base_kb is not None and _reset_peak_rss()
         value, peak = _cpu_alloc_peak(lambda: _step(loss, s, t))
         rec['peak_mem_mb'] = peak / 2**20
         if rss_ok:
             rec['rss_peak_mb'] = (_rss_kb('VmHWM') - base_kb) / 1024
-    first = time.perf_counter() - start
-
+    rec['first_ms'] = (time.perf_counter() - start) * 1e3
     if order == 'quadratic':  # compare with the linear order, same weights and inputs
         ref = _snapshot(loss, s, value)
         loss.order = 'linear'
         lin = _snapshot(loss, s, _step(loss, s, t))
-        loss.order = 'quadratic'
         rec['rel_err_by_tensor'] = _rel_errs(lin, ref)
         rec['max_rel_err'] = max(rec['rel_err_by_tensor'].values())
-
-    # time: median of `repeats` calls after the above (more for fast calls, fewer
-    # past the budget, at least 2)
-    runs = max(repeats, min(50, int(1.0 / max(first, 1e-4))))
-    runs = max(2, min(runs, int(budget_s / max(first, 1e-4))))
-    times = []
-    for _ in range(runs):
-        sync()
-        start = time.perf_counter()
-        _step(loss, s, t)
-        sync()
-        times.append((time.perf_counter() - start) * 1e3)
-    rec.update(time_ms=statistics.median(times), times_ms=times, runs=runs)
     return rec
 
 
-def _child(conn, *args) -> None:
+def measure_times(shape, orders: List[str], device: str, runs: int,
+                  threads: Optional[int] = None) -> Dict[str, List[float]]:
+    """Forward + backward times (ms), the orders taken in turn in each round so
+    that a busy spell of the machine hits all of them alike."""
+    if threads:
+        torch.set_num_threads(threads)
+    sync = torch.cuda.synchronize if device == 'cuda' else (lambda: None)
+    made = {order: _make(shape, order, device) for order in orders}
+    for loss, s, t in made.values():
+        _first_call_warm_up(loss, s, t)
+    times = {order: [] for order in orders}
+    for _ in range(runs):
+        for order, (loss, s, t) in made.items():
+            sync()
+            start = time.perf_counter()
+            _step(loss, s, t)
+            sync()
+            times[order].append((time.perf_counter() - start) * 1e3)
+    return times
+
+
+def _child(conn, fn, *args) -> None:
     try:
-        conn.send(('ok', measure(*args)))
+        conn.send(('ok', fn(*args)))
     except BaseException:  # report any failure (e.g. out of memory) to the parent
         conn.send(('error', traceback.format_exc(limit=3)))
     finally:
         conn.close()
 
 
-def run_isolated(shape, order, device, repeats, budget_s, timeout_s, threads=None) -> dict:
+def run_isolated(fn, args: tuple, device: str, timeout_s: float):
+    """``fn(*args)`` in a child process; returns its result or dict(error=...)."""
     # torch is imported here but never run: forking is safe and skips the imports;
     # CUDA cannot be forked into, so CUDA children start afresh.
     ctx = mp.get_context('spawn' if device == 'cuda' else 'fork')
     recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(send, shape, order, device, repeats, budget_s, threads))
+    proc = ctx.Process(target=_child, args=(send, fn) + tuple(args))
     proc.start()
     send.close()
     result = None
@@ -260,6 +273,34 @@ def run_isolated(shape, order, device, repeats, budget_s, timeout_s, threads=Non
         return dict(error=f'child exited with code {proc.exitcode} (killed for memory?)')
     status, payload = result
     return payload if status == 'ok' else dict(error=payload.strip().splitlines()[-1])
+
+
+def bench_case(case: dict, orders: List[str], args, progress) -> List[dict]:
+    shape = case['shape']
+    records = []
+    for order in orders:
+        progress(f'{order} memory')
+        res = run_isolated(measure_memory, (shape, order, args.device, args.threads),
+                           args.device, args.timeout_s)
+        records.append(dict(case=case['name'], group=case['group'], shape=list(shape),
+                            hw=shape[2] * shape[3], order=order, device=args.device, **res))
+    ok = [r for r in records if 'error' not in r]
+    if ok:
+        # repeats (at least 2) rounds; more when a round is short, fewer past the budget
+        round_s = sum(r['first_ms'] for r in ok) / 1e3
+        runs = max(args.repeats, min(50, int(1.0 / max(round_s, 1e-4))))
+        runs = max(2, min(runs, int(args.budget_s / max(round_s, 1e-4))))
+        progress(f'timing, {runs} rounds of {len(ok)} orders')
+        res = run_isolated(measure_times, (shape, [r['order'] for r in ok], args.device, runs,
+                                           args.threads), args.device, args.timeout_s)
+        for r in ok:
+            if 'error' in res:
+                r['error'] = 'timing: ' + res['error']
+                continue
+            times = res[r['order']]
+            r.update(time_ms=statistics.median(times), time_min_ms=min(times), runs=runs,
+                     times_ms=times)
+    return records
 
 
 # ----------------------------------------------------------------------------
@@ -327,7 +368,7 @@ def summarise(records: List[dict]) -> dict:
 
 
 def print_table(records: List[dict], summary: dict) -> None:
-    head = (f"{'case':<11}{'shape':<18}{'order':<10}{'selected':<10}{'time ms':>10}"
+    head = (f"{'case':<11}{'shape':<18}{'order':<10}{'selected':<10}{'time ms':>10}{'min ms':>10}"
             f"{'peak MB':>10}{'RSS MB':>9}{'x quad t':>9}{'x quad m':>9}{'rel err':>10}")
     print(head)
     print('-' * len(head))
@@ -343,7 +384,8 @@ def print_table(records: List[dict], summary: dict) -> None:
         ratio_m = quad['peak_mem_mb'] / max(r['peak_mem_mb'], 1e-9) if ok else None
         err = summary['cases'].get(r['case'], {}).get('max_rel_err')
         print(f"{r['case']:<11}{shape:<18}{r['order']:<10}{r.get('selected_order', ''):<10}"
-              f"{r['time_ms']:>10.1f}{r['peak_mem_mb']:>10.1f}{_fmt(r.get('rss_peak_mb')):>9}"
+              f"{r['time_ms']:>10.1f}{r['time_min_ms']:>10.1f}{r['peak_mem_mb']:>10.1f}"
+              f"{_fmt(r.get('rss_peak_mb')):>9}"
               f"{_fmt(ratio_t, '.2f'):>9}{_fmt(ratio_m, '.2f'):>9}"
               f"{_fmt(err if r['order'] == 'quadratic' else None, '.1e'):>10}")
 
@@ -386,10 +428,10 @@ def parse_args(argv=None):
     parser.add_argument('--out', required=True, help='folder for loss_benchmark.json/.png')
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument('--repeats', type=int, default=5,
-                        help='timed calls per case and order (more for fast calls, fewer '
-                        'once --budget-s would be exceeded; at least 2)')
-    parser.add_argument('--budget-s', type=float, default=25.0,
-                        help='time budget for the timed calls of one case and order')
+                        help='timed rounds (one call of every order each) per case; more for '
+                        'fast cases, fewer once --budget-s would be exceeded; at least 2')
+    parser.add_argument('--budget-s', type=float, default=40.0,
+                        help='time budget for the timed rounds of one case')
     parser.add_argument('--timeout-s', type=float, default=600.0,
                         help='give up on one case and order after this long')
     parser.add_argument('--threads', type=int, default=None,
@@ -422,24 +464,18 @@ def main(argv=None) -> dict:
                 memory_method='torch.cuda.max_memory_allocated' if args.device == 'cuda'
                 else 'torch.profiler allocation records (peak live bytes)')
     records = []
-    total = len(cases) * len(orders)
     t0 = time.perf_counter()
-    for case in cases:
-        for order in orders:
-            i = len(records) + 1
-            shape = case['shape']
-            print(f"[{i}/{total}] {case['name']} {'x'.join(map(str, shape))} {order} ...",
-                  end=' ', flush=True)
-            res = run_isolated(shape, order, args.device, args.repeats, args.budget_s,
-                               args.timeout_s, args.threads)
-            rec = dict(case=case['name'], group=case['group'], shape=list(shape),
-                       hw=shape[2] * shape[3], order=order, device=args.device, **res)
-            records.append(rec)
-            if 'error' in rec:
-                print(f"ERROR: {rec['error']}", flush=True)
-            else:
-                print(f"{rec['time_ms']:.1f} ms, {rec['peak_mem_mb']:.1f} MB "
-                      f"({time.perf_counter() - t0:.0f} s elapsed)", flush=True)
+    for i, case in enumerate(cases):
+        def progress(what, i=i, case=case):
+            print(f"[{i + 1}/{len(cases)}] {case['name']} {'x'.join(map(str, case['shape']))}: "
+                  f'{what} ({time.perf_counter() - t0:.0f} s elapsed)', flush=True)
+
+        new = bench_case(case, orders, args, progress)
+        records += new
+        for r in new:
+            print('    ' + (f"{r['order']}: ERROR {r['error']}" if 'error' in r else
+                            f"{r['order']}: {r['time_ms']:.1f} ms, {r['peak_mem_mb']:.1f} MB"),
+                  flush=True)
     if args.device == 'cuda':
         meta['device_name'] = next(
             (r['device_name'] for r in records if 'device_name' in r), 'cuda')

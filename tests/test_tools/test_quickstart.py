@@ -1,0 +1,35 @@
+"""tools/quickstart.py in its reduced mode (a few iterations): the whole story runs,
+summary.json holds finite metrics for all three models, and a rerun is restartable."""
+import json
+import math
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize('task, metric', [('seg', 'mIoU'), ('det', 'bbox mAP')])
+def test_quick_quickstart_writes_summary_and_restarts(task, metric, run_tool, tmp_path):
+    work_dir = tmp_path / 'qs'
+    args = ('--task', task, '--quick', '--work-dir', work_dir, '--data-root', tmp_path / 'data')
+    out = run_tool('quickstart.py', *args)
+    summary = json.loads((work_dir / 'summary.json').read_text())
+    assert summary['metric'] == metric
+    runs = summary['runs']
+    assert set(runs) == {'teacher', 'student_seed0', 'cankd_seed0'}
+    for name, run in runs.items():
+        assert math.isfinite(run['metric']), name
+        assert run['params'] > 0 and run['train_time_s'] > 0
+    assert runs['teacher']['params'] > runs['student_seed0']['params']
+    assert runs['student_seed0']['params'] == runs['cankd_seed0']['params']
+    assert (work_dir / 'val_curve.png').stat().st_size > 1000
+    assert 'student + CanKD' in out
+
+    # Interrupted after the distilled student's checkpoint, before its result:
+    # a rerun reuses the finished stages and resumes the unfinished one.
+    (work_dir / 'cankd_seed0' / 'result.json').unlink()
+    out = run_tool('quickstart.py', *args)
+    assert '[quickstart] teacher: reusing' in out
+    assert '[quickstart] student_seed0: reusing' in out
+    assert 'cankd_seed0: training' in out and '(resuming)' in out
+    assert json.loads((work_dir / 'cankd_seed0' / 'result.json').read_text())['resumed']
