@@ -52,7 +52,8 @@ QUICK = dict(max_iters=4, val_interval=2, num_train=8, num_val=4)
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--task', choices=sorted(TASKS), default='det')
+    parser.add_argument('--task', choices=sorted(TASKS), default='seg',
+                        help='seg (default): FCN on toy street scenes; det: RetinaNet on toy shapes')
     parser.add_argument('--work-dir', default=None,
                         help='default: work_dirs/quickstart/<task>')
     parser.add_argument('--data-root', default='data',
@@ -97,6 +98,9 @@ def stage_config(task: str, kind: str, work_dir: str, data_root: str, seed: int,
             cfg[loader].persistent_workers = False
     if kind == 'cankd':
         cfg.model.teacher_ckpt = teacher_ckpt
+    # mmengine's visualizer is a per-name singleton: without a name of its own,
+    # a stage would log its scalars into the first stage's folder.
+    cfg.visualizer.name = f'quickstart_{osp.basename(work_dir)}_{id(cfg)}'
     # Resume an interrupted run from its last complete checkpoint.
     cfg.resume = osp.isfile(osp.join(work_dir, 'last_checkpoint'))
     return cfg

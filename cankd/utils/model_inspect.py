@@ -31,6 +31,7 @@ def check_file(path: str, what: str) -> str:
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """The config at ``path`` with ``cfg_options`` merged; it must have a ``model``."""
     check_file(path, 'config file')
     cfg = Config.fromfile(path)
     if cfg_options:

@@ -4,7 +4,7 @@
 # in the Cityscapes configs). tools/quickstart.py trains the teacher first.
 _base_ = './fcn_r18-w8_toy-cityscapes.py'
 
-teacher_ckpt = 'work_dirs/quickstart/seg/teacher/iter_1000.pth'
+teacher_ckpt = 'work_dirs/quickstart/seg/teacher/iter_600.pth'
 model = dict(
     _delete_=True,
     _scope_='cankd',

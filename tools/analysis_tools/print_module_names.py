@@ -20,11 +20,11 @@ Offline: the teacher checkpoint is not loaded (``teacher_ckpt=None``), no
 pretrained weights are fetched, ``init_weights`` is not called.
 """
 import argparse
+import os.path as osp
 import sys
 from typing import Dict, List, Optional
 
 from mmengine.config import DictAction
-from torch.nn import ModuleDict, ModuleList
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -74,6 +74,7 @@ def _shown(name: str, prefix: str, depth: int) -> bool:
 def format_table(root, calls: Optional[Dict[str, List[str]]], prefix: str, depth: int,
                  recorded: Dict[str, List[str]]) -> List[str]:
     """One line per module: indented dotted name, type, output shape(s) per call."""
+    from torch.nn import ModuleDict, ModuleList
     rows = []
     for name, module in root.named_modules():
         if not name or not _shown(name, prefix, depth):
@@ -106,8 +107,8 @@ def format_table(root, calls: Optional[Dict[str, List[str]]], prefix: str, depth
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    from cankd.utils.model_inspect import check_file
-    check_file(args.config, 'config file')  # before the heavy imports
+    if not osp.isfile(args.config):  # before the heavy imports (torch, mmdet, mmseg)
+        raise SystemExit(f'config file not found: {args.config}')
 
     import cankd  # noqa: F401  (safe checkpoint loading)
     from cankd.utils.model_inspect import (build_offline, dummy_batch, load_config,
@@ -123,38 +124,41 @@ def main(argv: Optional[List[str]] = None) -> None:
             return lambda: module.extract_feat(inputs)
         return lambda: module(inputs, samples, mode=mode)
 
-    parts = []  # (title, module, run, how)
+    # (title, module, [(run, how), fallback ...]): the first that runs is shown.
+    parts = []
+    tensor = (run_mode(info.student, 'tensor'), "mode='tensor' (mode='loss' failed: {err})")
     if info.distill:
         if not args.teacher:
-            parts.append(('student', info.student, run_mode(info.student, 'loss'),
-                          "mode='loss' as in training, no objects in the ground truth"))
+            parts.append(('student', info.student, [
+                (run_mode(info.student, 'loss'),
+                 "mode='loss' as in training, no objects in the ground truth"), tensor]))
         if not args.student:
-            parts.append(('teacher', info.teacher,
-                          lambda: model.teacher_forward(model.teacher_inputs(inputs), samples),
-                          f'as {type(model).__name__} runs it in training'))
+            parts.append(('teacher', info.teacher, [
+                (lambda: model.teacher_forward(model.teacher_inputs(inputs), samples),
+                 f'as {type(model).__name__} runs it in training')]))
     else:
         if args.teacher or args.student:
             print(f'note: {args.config} is not a distillation config; '
                   '--student/--teacher ignored')
-        parts.append(('model', model, run_mode(model, args.mode),
-                      f'--mode {args.mode} (a student runs loss; a teacher tensor in '
-                      'SingleTeacherDistill, extract_feat in FpnTeacherDistill)'))
+        parts.append(('model', model, [
+            (run_mode(model, args.mode),
+             f'--mode {args.mode} (a student runs loss; a teacher tensor in '
+             'SingleTeacherDistill, extract_feat in FpnTeacherDistill)')]))
 
     print(f'config: {args.config}')
     for note in info.notes:
         print(f'note: {note}')
-    for title, module, run, how in parts:
-        calls = None
-        forward = ''
-        if not args.no_shapes:
-            shape = 'x'.join(str(s) for s in inputs.shape)
+    shape = 'x'.join(str(s) for s in inputs.shape)
+    for title, module, attempts in parts:
+        calls, forward, err = None, '', ''
+        for run, how in attempts if not args.no_shapes else []:
             try:
                 calls = trace_module_outputs(module, run)
-                forward = f', forward on a {shape} zeros batch, {how}'
-            except Exception as exc:  # noqa: BLE001 - still list the names
-                calls = None
-                forward = (f', forward on a {shape} zeros batch failed '
-                           f'({type(exc).__name__}: {exc}); names only')
+                forward = f', forward on a {shape} zeros batch, {how.format(err=err)}'
+                break
+            except Exception as exc:  # noqa: BLE001 - try the next way, or names only
+                err = f'{type(exc).__name__}: {exc}'
+                forward = f', forward on a {shape} zeros batch failed ({err}); names only'
         recorded = _recorded_sources(model, title) if info.distill else {}
         print(f'\n== {title}: {type(module).__name__} ({type(module).__module__.split(".")[0]})'
               f'{forward}')

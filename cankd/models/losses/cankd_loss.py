@@ -12,17 +12,24 @@ from cankd.registry import MODELS
 ORDERS = ('auto', 'quadratic', 'linear')
 
 
-def select_association_order(hw: int, num_keys: int, inter_channels: int) -> str:
-    """Pick the cheaper way to evaluate ``Q^T K V`` (no softmax, so it associates).
+def select_association_order(hw: int, num_keys: int, inter_channels: int,
+                             in_channels: Optional[int] = None) -> str:
+    """Pick the cheaper way to evaluate ``W V K^T Q / N`` (no softmax: it associates).
 
-    ``quadratic`` = ``(Q^T K) V``: two products of ``HW * N * C'`` multiply-adds
-    and an ``HW x N`` matrix kept for backward. ``linear`` = ``Q^T (K V)``:
-    ``C'^2 * (HW + N)`` multiply-adds and a ``C' x C'`` matrix. Returns the one
-    with fewer FLOPs (ties go to ``linear``, which also needs less memory).
+    Per sample, with C = ``in_channels`` (default 2 C') and the projection by W
+    counted in both:
+
+    - ``quadratic`` = ``W ((V K^T) Q)`` through the HW x N matrix ``K^T Q``:
+      ``2 HW N C' + C C' HW`` multiply-adds, HW x N floats kept for backward;
+    - ``linear`` = ``((W (V K^T)) Q``: ``C'^2 N + C C'^2 + C C' HW``, only
+      C' x C' and C x C' matrices in between.
+
+    Returns the one with fewer FLOPs (ties go to ``linear``, which also needs
+    less memory): ``linear`` iff ``C' (N + C) <= 2 HW N``.
     """
-    quadratic = 2 * hw * num_keys * inter_channels
-    linear = inter_channels * inter_channels * (hw + num_keys)
-    return 'linear' if linear <= quadratic else 'quadratic'
+    in_channels = in_channels or 2 * inter_channels
+    return 'linear' if inter_channels * (num_keys + in_channels) <= 2 * hw * num_keys \
+        else 'quadratic'
 
 
 def _autocast_enabled(device_type: str) -> bool:
@@ -135,10 +142,11 @@ class CanKDLoss(BaseModule):
         Z_s = BN(W(Y)) + S,  Z_t = T                 B x C x H x W
         loss = loss_weight * MSE(IN(Z_s), IN(Z_t)) / 2
 
-    Without a softmax the product associates, so ``Q^T (K V^T)`` (a C' x C'
-    matrix) gives the same loss without the HW x N matrix; ``order='auto'``
-    takes whichever order needs fewer FLOPs (:func:`select_association_order`),
-    ``'quadratic'`` forces the published evaluation, ``'linear'`` the other.
+    Without a softmax the products associate: ``W(Y) = (W V K^T / N) Q`` with
+    ``W V K^T / N`` only C x C', so the linear order gives the same loss with
+    neither the HW x N matrix nor Y. ``order='auto'`` takes whichever order
+    needs fewer FLOPs (:func:`select_association_order`), ``'quadratic'``
+    forces the published evaluation, ``'linear'`` the other.
     From the attention product on, everything runs in at least float32, also
     under autocast. The teacher feature is detached here; gradients reach the
     student and theta/phi/g/W/BN.
@@ -228,14 +236,27 @@ class CanKDLoss(BaseModule):
             return torch.bmm(weight, x)
         return torch.baddbmm(bias, weight, x)
 
-    @staticmethod
-    def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, order: str) -> torch.Tensor:
-        """V K^T Q / N for Q: B x C' x HW, K, V: B x C' x N; returns B x C' x HW."""
-        n = k.shape[-1]
-        if order == 'linear':  # the C' x C' matrix V K^T / N first
-            return torch.bmm(torch.bmm(v, k.transpose(1, 2)).div_(n), q)
-        # published order, through the B x N x HW attention matrix (A^T)
-        return torch.bmm(v, torch.bmm(k.transpose(1, 2), q)).div_(n)
+    def _attend_project(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                        order: str) -> torch.Tensor:
+        """W(Y) with W's bias: Y = V K^T (Q + b_theta) / N, Q without theta's bias.
+
+        q: B x C' x HW; k, v: B x C' x N. Returns B x C x HW. The linear order
+        never forms Y either: W (V K^T / N) is a B x C x C' matrix applied to
+        Q directly, so the attention costs O(C'^2 N + C C'^2) on top of one
+        C' -> C projection, the same projection the published order needs.
+        """
+        b, ci, n = k.shape
+        w_weight = self.W.weight.view(-1, ci).to(q.dtype).expand(b, -1, -1)  # B x C x C'
+        w_bias = self.W.bias.to(q.dtype).view(1, -1, 1)
+        # theta's bias adds the same V K^T b_theta / N to every position of Y
+        b_theta = self.theta.bias.to(q.dtype).view(1, ci, 1).expand(b, -1, -1)
+        if order == 'linear':
+            wm = torch.bmm(w_weight, torch.bmm(v, k.transpose(1, 2)).div_(n))  # W V K^T / N
+            return torch.baddbmm(torch.baddbmm(w_bias, wm, b_theta), wm, q)
+        # published order, through the B x N x HW matrix K^T Q (= A^T)
+        y = torch.bmm(v, torch.bmm(k.transpose(1, 2), q)).div_(n)
+        y_bias = torch.bmm(v, torch.bmm(k.transpose(1, 2), b_theta)).div_(n)  # B x C' x 1
+        return torch.baddbmm(torch.baddbmm(w_bias, w_weight, y_bias), w_weight, y)
 
     def forward(self, s_feature: torch.Tensor, t_feature: torch.Tensor) -> torch.Tensor:
         """s_feature, t_feature: B x C x H x W. Returns the scalar loss."""
@@ -248,7 +269,7 @@ class CanKDLoss(BaseModule):
         ci = self.inter_channels
 
         # Biases go onto small tensors: max(x + b) = max(x) + b for phi and g;
-        # theta's below.
+        # theta's in _attend_project.
         q = self._project(self.theta.weight, s.reshape(b, c, h * w))
         # phi and g read the same teacher map: one GEMM and one pooling for both.
         kv = self._project(torch.cat([self.phi.weight, self.g.weight]), t.reshape(b, c, h * w))
@@ -263,16 +284,8 @@ class CanKDLoss(BaseModule):
             k, v = kv.split(ci, dim=1)  # B x C' x N each
             order = self.order
             if order == 'auto':
-                order = select_association_order(h * w, k.shape[-1], ci)
-            y = self._attend(q, k, v, order)
-            # theta's bias adds the same V K^T b_theta / N to every position of Y
-            # (a one-query attention, cheap in either order): folded into W's bias.
-            y_bias = self._attend(
-                self.theta.bias.to(dtype).view(1, ci, 1).expand(b, -1, -1), k, v, 'quadratic')
-            w_weight = self.W.weight.to(dtype).view(c, ci)
-            wy_bias = torch.baddbmm(self.W.bias.to(dtype).view(1, c, 1),
-                                    w_weight.expand(b, -1, -1), y_bias)
-            z = self._project(w_weight, y, wy_bias).view(b, c, h, w)
+                order = select_association_order(h * w, k.shape[-1], ci, c)
+            z = self._attend_project(q, k, v, order).view(b, c, h, w)
             if self.bn is not None:
                 z = self.bn(z)
             # in place: neither the BN nor the GEMM keeps its output for backward

@@ -1,6 +1,6 @@
 # A short iteration-based schedule for CPU runs on the toy scenes.
-max_iters = 1000
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=200)
+max_iters = 600
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=120)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 optim_wrapper = dict(type='OptimWrapper',

@@ -265,14 +265,19 @@ def test_order_selection():
     ci = 128
     # FPN P3 of a 1333x800 input: 100 x 168, pooled 50 x 84
     assert select_association_order(100 * 168, 50 * 84, ci) == 'linear'
+    assert select_association_order(100 * 168, 50 * 84, ci, 256) == 'linear'
     # segmentation layer4, 2048 channels at 64 x 128
-    assert select_association_order(64 * 128, 32 * 64, 1024) == 'linear'
+    assert select_association_order(64 * 128, 32 * 64, 1024, 2048) == 'linear'
     assert select_association_order(4 * 4, 2 * 2, ci) == 'quadratic'
-    assert select_association_order(7 * 11, 3 * 5, ci) == 'quadratic'  # P7
-    # the rule is a FLOP comparison: linear iff C'^2 (HW + N) <= 2 HW N C'
-    for hw, n in [(16, 4), (400, 100), (273, 60), (1050, 252)]:
-        linear = ci * ci * (hw + n) <= 2 * hw * n * ci
-        assert select_association_order(hw, n, ci) == ('linear' if linear else 'quadratic')
+    assert select_association_order(7 * 11, 3 * 5, ci, 256) == 'quadratic'  # P7
+    # the rule is a FLOP comparison (W's projection is common to both orders):
+    # quadratic 2 HW N C', linear C'^2 N + C C'^2
+    for hw, n, c in [(16, 4, 256), (400, 100, 256), (273, 60, 256), (1050, 252, 256),
+                     (256, 64, 256), (256, 64, 8192)]:
+        linear = ci * ci * n + c * ci * ci <= 2 * hw * n * ci
+        assert select_association_order(hw, n, ci, c) == ('linear' if linear else 'quadratic')
+    assert select_association_order(256, 64, ci, 256) == 'quadratic'
+    assert select_association_order(256, 64, ci, 64) == 'linear'  # a narrower W tips it
 
 
 def test_auto_uses_selected_order(monkeypatch):
@@ -280,14 +285,14 @@ def test_auto_uses_selected_order(monkeypatch):
     calls = []
     real = mod.select_association_order
 
-    def spy(hw, n, ci):
-        calls.append((hw, n, ci))
-        return real(hw, n, ci)
+    def spy(hw, n, ci, c):
+        calls.append((hw, n, ci, c))
+        return real(hw, n, ci, c)
 
     monkeypatch.setattr(mod, 'select_association_order', spy)
     loss = CanKDLoss(4)
     loss(*make_pair((2, 4, 9, 6)))
-    assert calls == [(54, 12, 2)]  # 9x6 pooled with floor: 4x3
+    assert calls == [(54, 12, 2, 4)]  # 9x6 pooled with floor: 4x3
     CanKDLoss(4, order='linear')(*make_pair((2, 4, 9, 6)))
     assert len(calls) == 1
 
