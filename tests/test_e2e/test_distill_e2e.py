@@ -6,6 +6,8 @@ import re
 import pytest
 import torch
 
+from cankd.utils import safe_load
+
 pytestmark = pytest.mark.slow
 
 
@@ -43,7 +45,10 @@ val_cfg = dict(_delete_=True, type='cankd.SingleTeacherDistillValLoop', evaluate
 """
 
 
-def test_detection_distill_resume_test_export(tiny_retinanet_config, run_tool, tmp_path):
+@pytest.fixture(scope='module')
+def det_configs(tmp_path_factory, tiny_retinanet_config, run_tool):
+    """(student config, distillation config); the teacher is trained once."""
+    tmp_path = tmp_path_factory.mktemp('det')
     student_cfg = _write(tmp_path / 'student.py', f"""_base_ = {tiny_retinanet_config!r}
 model = dict(backbone=dict(base_channels=8), neck=dict(in_channels=[16, 32, 64]))
 """)
@@ -51,6 +56,11 @@ model = dict(backbone=dict(base_channels=8), neck=dict(in_channels=[16, 32, 64])
     run_tool('train.py', tiny_retinanet_config, '--work-dir', teacher_dir)
     kd_cfg = _write(tmp_path / 'kd.py', f'_base_ = {student_cfg!r}\n' + DET_DISTILLER.format(
         student=student_cfg, teacher=tiny_retinanet_config, ckpt=str(teacher_dir / 'iter_2.pth')))
+    return student_cfg, kd_cfg
+
+
+def test_detection_distill_resume_test_export(det_configs, run_tool, tmp_path):
+    student_cfg, kd_cfg = det_configs
 
     kd_dir = tmp_path / 'kd'
     out = run_tool('train.py', kd_cfg, '--work-dir', kd_dir)
@@ -74,6 +84,19 @@ model = dict(backbone=dict(base_channels=8), neck=dict(in_channels=[16, 32, 64])
     out = run_tool('test.py', student_cfg, exported)
     assert 'missing keys' not in out and 'unexpected key' not in out
     assert _test_metrics(out) == kd_metrics
+
+
+def test_detection_distill_on_two_cpu_processes(det_configs, run_tool, tmp_path):
+    """MMDistributedDataParallel over gloo: the distill modules train too."""
+    _, kd_cfg = det_configs
+    kd_dir = tmp_path / 'kd_dist'
+    out = run_tool('dist_train.sh', kd_cfg, 2, '--work-dir', kd_dir,
+                   env=dict(PORT=str(29500 + (hash(str(tmp_path)) % 2000))))
+    assert 'loss_cankd_fpn0' in out
+    state = safe_load(kd_dir / 'iter_2.pth')['state_dict']
+    # CanKD's BN starts at zero; after two synchronised steps it is not.
+    bn = state['distiller.distill_losses.loss_cankd_fpn0.bn.weight']
+    assert bn.abs().sum() > 0
 
 
 SEG_DISTILLER = """

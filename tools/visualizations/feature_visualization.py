@@ -12,13 +12,15 @@ distiller's recorders on. For every ``loss_forward_mappings`` entry one row of
 heat maps: teacher feature, student feature (after its connector, if any) and
 their absolute difference, each reduced over channels (``--reduce``: mean, or
 L2 norm), cropped to the image (padding removed). Titles carry the loss value
-on these features. The PNG is written to a temporary file and renamed.
+on these features (n/a when the loss needs ground truth, as FGD does).
+Connectors and losses run in eval mode; ``MGDConnector`` still draws a fresh
+random mask. The PNG is written to a temporary file and renamed.
 """
 import argparse
 import os
 import os.path as osp
 import tempfile
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from mmengine.config import DictAction
 
@@ -132,55 +134,46 @@ def _heat(x, reduce: str):
     return x.mean(0) if reduce == 'mean' else x.norm(dim=0)
 
 
-def collect_rows(model, samples, wanted: Optional[List[str]], reduce: str) -> List[Dict]:
-    """One dict per loss mapping: the three heat maps, titles and the loss value."""
+def collect_rows(model, samples, wanted: Optional[List[str]],
+                 reduce: str) -> Tuple[List[Dict], List[str]]:
+    """One dict per loss mapping (heat maps, titles, loss value), and the
+    mappings that could not be drawn, with the reason."""
+    import inspect
+
     import torch
     import torch.nn.functional as F
     distiller = model.distiller
     rows, skipped = [], []
     for name, mapping in distiller.loss_forward_mappings.items():
-        specs = {'student': None, 'teacher': None}
-        for arg, spec in mapping.items():
-            side = 'student' if spec['from_student'] else 'teacher'
-            if specs[side] is None:
-                specs[side] = (arg, spec)
-        used = {spec['recorder'] for _, spec in filter(None, specs.values())}
-        if wanted and not used & set(wanted):
+        if wanted and not {spec['recorder'] for spec in mapping.values()} & set(wanted):
+            continue
+        try:  # every argument once, connectors applied: what the loss receives
+            kwargs = {arg: distiller.get_record(f'loss_forward_mappings.{name}.{arg}', spec)
+                      for arg, spec in mapping.items()}
+        except ValueError as exc:
+            skipped.append(f'{name}: {exc}')
             continue
         feats, labels = {}, {}
-        for side, found in specs.items():
-            if found is None:
-                continue
-            arg, spec = found
-            try:
-                feat = distiller.get_record(f'loss_forward_mappings.{name}.{arg}', spec)
-            except ValueError as exc:
-                skipped.append(f'{name}: {exc}')
-                break
-            if not isinstance(feat, torch.Tensor) or feat.dim() != 4:
-                skipped.append(f'{name}: {side} feature is not a B x C x H x W tensor')
-                break
+        for arg, spec in mapping.items():
+            side = 'student' if spec['from_student'] else 'teacher'
+            feat = kwargs[arg]
+            if side in feats or not isinstance(feat, torch.Tensor) or feat.dim() != 4:
+                continue  # the first B x C x H x W input of each side is drawn
             feats[side] = feat[0].detach().float()
-            label = f'{spec["recorder"]}'
-            if spec.get('data_idx') is not None:
-                label += f'[{spec["data_idx"]}]'
-            if spec.get('connector'):
-                label += f' -> {spec["connector"]}'
-            labels[side] = label
-        else:
-            if len(feats) < 2:
-                skipped.append(f'{name}: needs one student and one teacher input')
-                continue
+            labels[side] = spec['recorder'] + (
+                f'[{spec["data_idx"]}]' if spec.get('data_idx') is not None else '') + (
+                f' -> {spec["connector"]}' if spec.get('connector') else '')
+        if len(feats) < 2:
+            skipped.append(f'{name}: needs a B x C x H x W input from each side')
+            continue
+        loss_module = distiller.distill_losses[name]
+        if 'data_samples' in inspect.signature(loss_module.forward).parameters:
+            kwargs['data_samples'] = samples
+        try:
+            loss = float(loss_module(**kwargs))
+        except Exception:  # noqa: BLE001 - e.g. FGD without ground-truth boxes: draw anyway
             loss = None
-            try:
-                kwargs = {arg: distiller.get_record(f'loss_forward_mappings.{name}.{arg}', spec)
-                          for arg, spec in mapping.items()}
-                if distiller._wants_data_samples[name]:
-                    kwargs['data_samples'] = samples
-                loss = float(distiller.distill_losses[name](**kwargs))
-            except Exception:  # noqa: BLE001 - e.g. FGD without gt boxes: draw anyway
-                loss = None
-            rows.append(_row(name, feats, labels, reduce, loss, F))
+        rows.append(_row(name, feats, labels, reduce, loss, F))
     return rows, skipped
 
 
