@@ -53,7 +53,8 @@ QUICK = dict(max_iters=4, val_interval=2, num_train=8, num_val=4)
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--task', choices=sorted(TASKS), default='seg',
-                        help='seg (default): FCN on toy street scenes; det: RetinaNet on toy shapes')
+                        help='seg (default): FCN on toy street scenes; '
+                        'det: RetinaNet on toy shapes')
     parser.add_argument('--work-dir', default=None,
                         help='default: work_dirs/quickstart/<task>')
     parser.add_argument('--data-root', default='data',

@@ -377,9 +377,6 @@ RULES = [
          'CI makes a fresh virtualenv', where='.ci/run', evidence='python3 -m venv'),
     Rule(r'python -m pytest tests( .*)?', 'elsewhere', 'CI runs the test suite',
          where='.ci/run', evidence='python -m pytest tests'),
-    Rule(r'python tools/test\.py CONFIG \S+', 'elsewhere',
-         'test.py on a distillation config and checkpoint', where=E2E,
-         evidence="run_tool('test.py', kd_cfg"),
     Rule(r'python tools/test\.py configs/quickstart/retinanet_r18-w16_toy-coco\.py \S+',
          'elsewhere', 'test.py with the student config on an exported student', where=E2E,
          evidence="run_tool('test.py', student_cfg, exported)"),
@@ -392,6 +389,10 @@ RULES = [
     Rule(r'python tools/analysis_tools/benchmark_loss\.py( .*)?', 'elsewhere',
          'the loss benchmark on tiny shapes (full sizes take minutes)',
          where='tests/test_tools/test_benchmark_loss.py', evidence='benchmark_loss.py'),
+    Rule(r'python tools/analysis_tools/benchmark_train_step\.py( .*)?', 'elsewhere',
+         'the train-step benchmark with tiny settings (full sizes take minutes)',
+         where='tests/test_tools/test_benchmark_train_step.py',
+         evidence='benchmark_train_step.py'),
 
     # --- cannot run on these machines -----------------------------------------
     Rule(rf'python tools/train\.py ({COCO_CFG}|{re.escape(EXAMPLE_CFG)})( --resume)?', 'cannot',
@@ -461,7 +462,8 @@ def test_every_rule_is_used():
                                                   for c in COMMANDS)]
     # Commands of docs other helpers write (quickstart, benchmark) may not exist yet.
     optional = {r'python tools/quickstart\.py( .*)?',
-                r'python tools/analysis_tools/benchmark_loss\.py( .*)?'}
+                r'python tools/analysis_tools/benchmark_loss\.py( .*)?',
+                r'python tools/analysis_tools/benchmark_train_step\.py( .*)?'}
     assert not [u for u in unused if u not in optional], unused
 
 

@@ -95,3 +95,8 @@ def test_phase_clock(tool):
     assert wall['other'] == pytest.approx(10.0e3 - wall['student'])
     assert cpu['other'] == pytest.approx(4.0e3 - cpu['student'])
     assert clock.take(wall_s=0.0)[0]['student'] == 0  # take() starts a new step
+
+
+def test_rejects_a_config_without_teacher(tool):
+    with pytest.raises(ValueError, match='distillation config'):
+        tool.build_bench('configs/quickstart/fcn_r18-w8_toy-cityscapes.py', 1, None)

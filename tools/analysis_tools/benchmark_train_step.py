@@ -56,6 +56,10 @@ MODES = ('A', 'B', 'C')
 LABELS = dict(A='student', B='teacher fwd + student', C='distillation',
               losses='distill losses alone')
 PHASES = ('preprocess', 'teacher', 'student', 'distill', 'backward', 'optimizer', 'other')
+PHASE_LABELS = dict(preprocess='data preprocessor', teacher='teacher forward',
+                    student='student forward + task loss',
+                    distill='connectors + distill losses forward', backward='backward',
+                    optimizer='optimizer step + zero_grad', other='other')
 
 
 # ----------------------------------------------------------------------------
@@ -118,10 +122,10 @@ def build_bench(config: str, batch_size: int, img_size: Optional[List[int]]) -> 
     from cankd.testing import demo_det_batch, demo_seg_batch
 
     cfg = Config.fromfile(config)
-    if cfg.model.get('type') not in ('SingleTeacherDistill', 'FpnTeacherDistill',
-                                     'cankd.SingleTeacherDistill', 'cankd.FpnTeacherDistill'):
-        raise ValueError(f'{config}: model.type is {cfg.model.get("type")!r}; a distillation '
-                         'config (SingleTeacherDistill or FpnTeacherDistill) is needed')
+    wrong = ValueError(f'{config}: model.type is {cfg.model.get("type")!r}; a distillation '
+                       'config (SingleTeacherDistill, FpnTeacherDistill) is needed')
+    if 'architecture' not in cfg.model or 'teacher' not in cfg.model:
+        raise wrong
     cfg.model.teacher_ckpt = None  # offline: random teacher weights time the same
     for key in ('architecture', 'teacher'):
         if isinstance(cfg.model[key], dict) and cfg.model[key].get('pretrained'):
@@ -131,7 +135,8 @@ def build_bench(config: str, batch_size: int, img_size: Optional[List[int]]) -> 
     restore = _quiet_mmengine()
     try:
         algorithm = MODELS.build(cfg.model)
-        assert isinstance(algorithm, SingleTeacherDistill)
+        if not isinstance(algorithm, SingleTeacherDistill):
+            raise wrong
         notes = []
         try:
             algorithm.init_weights()
@@ -281,6 +286,18 @@ def make_loss_step(algorithm, recorded: Dict[str, dict]):
     return step, shapes
 
 
+def count_gflop(steps: Dict[str, Callable]) -> Dict[str, float]:
+    """GFLOP of one call of each step (torch's FlopCounterMode: matmuls and
+    convolutions, forward and backward; 1 multiply-add = 2 FLOP)."""
+    from torch.utils.flop_counter import FlopCounterMode
+    out = {}
+    for mode, fn in steps.items():
+        with FlopCounterMode(display=False) as counter:
+            fn()
+        out[mode] = counter.get_total_flops() / 1e9
+    return out
+
+
 def measure(bench: dict, repeats: int, warmup: int, progress=print) -> dict:
     """Median times of A, B, C and the losses alone, interleaved."""
     clock = PhaseClock()
@@ -320,11 +337,12 @@ def measure(bench: dict, repeats: int, warmup: int, progress=print) -> dict:
                     phases[mode].append(split)
         progress(f'  round {r + 1}/{warmup + repeats}' + (' (warm-up)' if r < warmup else '') +
                  ': ' + ', '.join(f'{m} {t[-1]:.0f} ms' for m, t in times.items() if t))
+    gflop = count_gflop(steps)
     out = {}
     for mode, ts in times.items():
         rec = dict(label=LABELS[mode], time_ms=statistics.median(ts), min_ms=min(ts),
                    times_ms=[round(t, 3) for t in ts],
-                   cpu_ms=statistics.median(cpu_times[mode]))
+                   cpu_ms=statistics.median(cpu_times[mode]), gflop=gflop[mode])
         if mode in phases:
             for i, key in enumerate(('phases_ms', 'phases_cpu_ms')):
                 rec[key] = {p: statistics.median(s[i][p] for s in phases[mode]) for p in PHASES}
@@ -408,7 +426,7 @@ def _cpu_model() -> str:
 
 def print_tables(results: List[dict], target: float) -> None:
     head = (f"{'config':<44}{'A ms':>9}{'B ms':>9}{'C ms':>9}{'C/B':>7}{'C-B ms':>9}"
-            f"{'C/A':>7}{'losses ms':>11}{'CPU C/B':>9}  target")
+            f"{'C/A':>7}{'losses ms':>11}{'CPU C/B':>9}{'FLOP C/B':>10}  target")
     print(head)
     print('-' * len(head))
     for r in results:
@@ -416,7 +434,7 @@ def print_tables(results: List[dict], target: float) -> None:
         print(f"{r['name'][:43]:<44}{m['A']['time_ms']:>9.1f}{m['B']['time_ms']:>9.1f}"
               f"{m['C']['time_ms']:>9.1f}{r['ratio_c_over_b']:>7.3f}{r['overhead_ms']:>9.1f}"
               f"{r['ratio_c_over_a']:>7.2f}{r['distill_losses']['time_ms']:>11.1f}"
-              f"{r['cpu_ratio_c_over_b']:>9.3f}  "
+              f"{r['cpu_ratio_c_over_b']:>9.3f}{r['gflop_ratio_c_over_b']:>10.3f}  "
               f"{'met' if r['target_met'] else 'MISSED'} (<= {target})")
     for r in results:
         print(f"\nphases of {r['name']} (median ms; C-B is the distillation's share)")
@@ -438,12 +456,14 @@ def plot(results: List[dict], path: str, title: str) -> None:
 
     colors = dict(preprocess='#bbbbbb', teacher='#8c6bb1', student='#3182bd',
                   distill='#e6550d', backward='#fd8d3c', optimizer='#31a354', other='#636363')
-    fig, axes = plt.subplots(1, len(results), figsize=(4.6 * len(results), 4.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(results), figsize=(4.6 * len(results) + 2, 4.4),
+                             squeeze=False)
     for ax, r in zip(axes[0], results):
         bottom = [0.0] * len(MODES)
         for p in PHASES:
             heights = [r['modes'][m]['phases_ms'][p] for m in MODES]
-            ax.bar(range(len(MODES)), heights, bottom=bottom, color=colors[p], label=p, width=0.6)
+            ax.bar(range(len(MODES)), heights, bottom=bottom, color=colors[p],
+                   label=PHASE_LABELS[p], width=0.6)
             bottom = [b + h for b, h in zip(bottom, heights)]
         for i, m in enumerate(MODES):  # the measured median over the stack of phase medians
             t = r['modes'][m]['time_ms']
@@ -459,7 +479,7 @@ def plot(results: List[dict], path: str, title: str) -> None:
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles[::-1], labels[::-1], loc='center right', fontsize=8)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout(rect=(0, 0, 0.86, 1))
+    fig.tight_layout(rect=(0, 0, 0.78, 1))
     _atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format='png'))
     plt.close(fig)
 
@@ -517,6 +537,8 @@ def main(argv=None) -> dict:
                    **res, ratio_c_over_b=c / b, overhead_ms=c - b, ratio_c_over_a=c / a,
                    cpu_ratio_c_over_b=(res['modes']['C']['cpu_ms'] /
                                        res['modes']['B']['cpu_ms']),
+                   gflop_ratio_c_over_b=(res['modes']['C']['gflop'] /
+                                         res['modes']['B']['gflop']),
                    target_met=c / b <= args.target, notes=bench['notes'])
         if args.profile or not rec['target_met']:
             print(f'  profiling B and C ({args.profile_steps} steps each)', flush=True)
@@ -528,7 +550,7 @@ def main(argv=None) -> dict:
     _write_json(osp.join(args.out, 'train_step_benchmark.json'), data)
     print()
     print_tables(results, args.target)
-    title = (f"one training step, {meta['cpu']}, {meta['threads']} threads, "
+    title = (f"one training step, {meta['cpu']}, threads={meta['threads']}, "
              f"load avg {meta['load_avg_start']} -> {meta['load_avg_end']}")
     plot(results, osp.join(args.out, 'train_step_benchmark.png'), title)
     print(f"\nwrote {args.out}/train_step_benchmark.json and .png ({meta['wall_s']:.0f} s); "

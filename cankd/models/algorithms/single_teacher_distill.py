@@ -52,9 +52,10 @@ class SingleTeacherDistill(BaseModel):
         distiller: a distiller config, e.g. ``ConfigurableDistiller``.
         teacher_ckpt: local path or URL loaded into the teacher at build time;
             a missing local file is an error before training starts.
-        teacher_trainable: train the teacher too (default False: frozen).
-        teacher_norm_eval: keep the teacher's norm layers in eval mode when
-            it is trainable (a frozen teacher is always in eval mode).
+        teacher_trainable: must stay False (mmrazor's key, kept for porting):
+            the teacher is frozen, in eval mode, under no_grad.
+        teacher_norm_eval: mmrazor's key; a frozen teacher is always in eval
+            mode, so its norm layers are too.
         student_trainable: whether the student's parameters get gradients.
         calculate_student_loss: add the student's task losses (``student.*``).
         data_preprocessor: defaults to the student's.
@@ -75,6 +76,10 @@ class SingleTeacherDistill(BaseModel):
                 _URL_PREFIXES) and not osp.isfile(osp.expanduser(teacher_ckpt)):
             # Fail before building anything heavy, naming the config key.
             raise FileNotFoundError(f'teacher_ckpt not found: {teacher_ckpt}')
+        if teacher_trainable:
+            raise ValueError('teacher_trainable=True is not supported: the distill losses '
+                             'detach the teacher and the teacher has no task loss here, so '
+                             'nothing would train it; keep the teacher frozen')
         student = build_submodel(architecture)
         if data_preprocessor is None:
             data_preprocessor = getattr(student, 'data_preprocessor', None)
@@ -85,11 +90,8 @@ class SingleTeacherDistill(BaseModel):
             load_checkpoint(self.teacher, teacher_ckpt, map_location='cpu')
             # Keep the Runner's init_weights() from overwriting the loaded weights.
             self.teacher._is_init = True
-        self.teacher_trainable = teacher_trainable
-        self.teacher_norm_eval = teacher_norm_eval
-        if not teacher_trainable:
-            self.teacher.requires_grad_(False)
-            self.teacher.eval()
+        self.teacher.requires_grad_(False)
+        self.teacher.eval()
         if not student_trainable:
             self.architecture.requires_grad_(False)
         self.calculate_student_loss = calculate_student_loss
@@ -134,7 +136,7 @@ class SingleTeacherDistill(BaseModel):
     def loss(self, inputs: torch.Tensor, data_samples) -> Dict[str, torch.Tensor]:
         losses = {}
         with self.distiller.teacher_recorders:
-            with torch.set_grad_enabled(self.teacher_trainable):
+            with torch.no_grad():
                 self.teacher_forward(self.teacher_inputs(inputs), data_samples)
         with self.distiller.student_recorders:
             if self.calculate_student_loss:
@@ -148,10 +150,5 @@ class SingleTeacherDistill(BaseModel):
 
     def train(self, mode: bool = True) -> 'SingleTeacherDistill':
         super().train(mode)
-        if not self.teacher_trainable:
-            self.teacher.eval()
-        elif mode and self.teacher_norm_eval:
-            for module in self.teacher.modules():
-                if isinstance(module, nn.modules.batchnorm._NormBase):
-                    module.eval()
+        self.teacher.eval()  # frozen: BN statistics never update
         return self

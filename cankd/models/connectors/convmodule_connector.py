@@ -49,3 +49,7 @@ class ConvModuleConnector(BaseConnector):
                 f'{tuple(feature.shape)}: set in_channel={got} to the channels of the '
                 'recorded feature')
         return self.conv_module(feature)
+
+
+# mmrazor registers it under this spelling; its configs then port unchanged.
+MODELS.register_module(name='ConvModuleConncetor', module=ConvModuleConnector)

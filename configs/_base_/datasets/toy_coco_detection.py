@@ -2,7 +2,8 @@
 # `python tools/misc/make_toy_data.py coco data/toy_coco` or tools/quickstart.py.
 dataset_type = 'CocoDataset'
 data_root = 'data/toy_coco/'
-metainfo = dict(classes=('rectangle', 'ellipse', 'triangle', 'cross', 'star'))
+metainfo = dict(classes=('rectangle', 'ellipse', 'triangle', 'cross', 'star'),
+                palette=[(220, 20, 60), (0, 0, 142), (0, 170, 30), (250, 170, 30), (106, 0, 228)])
 backend_args = None
 img_scale = (160, 160)
 

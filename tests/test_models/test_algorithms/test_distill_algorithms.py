@@ -169,3 +169,10 @@ def _det_algorithm_without_ckpt():
                               teacher=tiny_retinanet(base_channels=16, neck_channels=NECK),
                               distiller=_fpn_distiller()))
     return model, None
+
+
+def test_trainable_teacher_is_refused_with_a_reason():
+    with pytest.raises(ValueError, match='teacher_trainable=True is not supported'):
+        MODELS.build(dict(type='FpnTeacherDistill', architecture=tiny_retinanet(),
+                          teacher=tiny_retinanet(), distiller=_fpn_distiller(),
+                          teacher_trainable=True))
