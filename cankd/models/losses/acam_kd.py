@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cankd.registry import MODELS
+from .utils import check_feature_pair
 
 
 def dice_diversity(masks: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
@@ -145,17 +146,8 @@ class ACAMKDLoss(nn.Module):
 
     def forward(self, preds_S: torch.Tensor, preds_T: torch.Tensor) -> torch.Tensor:
         """Args: preds_S (N x C_s x H x W), preds_T (N x C_t x H x W) -> scalar loss."""
-        if (preds_S.dim() != 4 or preds_T.dim() != 4
-                or preds_S.shape[1] != self.student_channels
-                or preds_T.shape[1] != self.teacher_channels
-                or preds_S.shape[0] != preds_T.shape[0]
-                or preds_S.shape[2:] != preds_T.shape[2:]):
-            raise ValueError(
-                f'ACAMKDLoss(student_channels={self.student_channels}, teacher_channels='
-                f'{self.teacher_channels}): got student {tuple(preds_S.shape)} and teacher '
-                f'{tuple(preds_T.shape)}; both must be N x C x H x W on the same H x W grid '
-                'with those channels (set the channels, or map the student with a connector, '
-                'e.g. a ConvModuleConnector)')
+        check_feature_pair('ACAMKDLoss', preds_S, preds_T, self.student_channels,
+                           self.teacher_channels)
         # The teacher is a fixed target: never back-propagate into it.
         preds_T = preds_T.detach()
         if self.align is not None:
