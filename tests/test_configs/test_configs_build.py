@@ -27,6 +27,9 @@ def test_config_builds_without_downloads(path):
         # Building never downloads (init_cfg weights load in init_weights(),
         # which this test does not call); the teacher checkpoint would.
         model_cfg.teacher_ckpt = None
+    if not is_distill:
+        # a plain mmdet/mmseg config: its models live in its default scope
+        model_cfg.setdefault('_scope_', cfg.default_scope)
     model = MODELS.build(model_cfg)
     if not is_distill:
         return

@@ -20,8 +20,10 @@ def test_quick_quickstart_writes_summary_and_restarts(task, metric, run_tool, tm
     for name, run in runs.items():
         assert math.isfinite(run['metric']), name
         assert run['params'] > 0 and run['train_time_s'] > 0
-        # each stage's own validation curve (iterations 2 and 4), not another stage's
-        assert [step for step, _ in run['val_curve']] == [2, 4], name
+        # each stage's own validation curve (iterations 2 and 4), not another stage's;
+        # a 4-iteration detector may detect nothing, and CocoMetric then logs no mAP
+        steps = [step for step, _ in run['val_curve']]
+        assert steps == [2, 4] if task == 'seg' else set(steps) <= {2, 4}, name
     assert runs['teacher']['params'] > runs['student_seed0']['params']
     assert runs['student_seed0']['params'] == runs['cankd_seed0']['params']
     assert (work_dir / 'val_curve.png').stat().st_size > 1000
