@@ -31,6 +31,7 @@ def test_tiny_run_writes_json_and_png(tool, tmp_path):
     assert data['meta']['threads'] == 1 and data['meta']['batch_size'] == 1
     res, = data['results']
     assert res['task'] == 'seg' and res['size'] == [64, 128]
+    assert res['input_shape'] == [1, 3, 64, 128]
     assert res['algorithm'] == 'SingleTeacherDistill' and res['optimizer'] == 'SGD'
     assert set(res['modes']) == {'A', 'B', 'C'}
     for mode in res['modes'].values():

@@ -162,8 +162,11 @@ def build_bench(config: str, batch_size: int, img_size: Optional[List[int]]) -> 
     num_classes = _num_classes(algorithm.architecture, task)
     make = demo_det_batch if task == 'det' else demo_seg_batch
     batch = make(batch_size, size, num_classes)
+    # what the network sees: a preprocessor may pad further (mmseg's size=crop_size)
+    input_shape = list(algorithm.data_preprocessor(copy.deepcopy(batch), True)['inputs'].shape)
     return dict(
-        config=config, cfg=cfg, task=task, size=size, num_classes=num_classes,
+        config=config, cfg=cfg, task=task, size=size, input_shape=input_shape,
+        num_classes=num_classes,
         algorithm=algorithm, student=student, student_b=student_b, teacher=teacher,
         teacher_forward=_teacher_forward_fn(algorithm), batch=batch, notes=notes,
         optim_cfg=optim_cfg,
@@ -494,8 +497,9 @@ def parse_args(argv=None):
     parser.add_argument('--warmup', type=int, default=2, help='untimed rounds first')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--img-size', type=int, nargs=2, default=None, metavar=('H', 'W'),
-                        help='input size; default per task: det 160 160, seg 64 128 '
-                        '(what the quickstart pipelines produce)')
+                        help='image size of the synthetic batch; default per task: det 160 160, '
+                        'seg 64 128 (what the quickstart pipelines produce); the data '
+                        'preprocessor may still pad it (input_shape in the JSON)')
     parser.add_argument('--threads', type=int, default=None,
                         help="torch.set_num_threads (default: torch's own)")
     parser.add_argument('--target', type=float, default=1.15,
@@ -531,7 +535,8 @@ def main(argv=None) -> dict:
         optimizer = bench['optim_cfg'].get('optimizer', {})
         rec = dict(config=config, name=osp.splitext(osp.basename(config))[0],
                    task=bench['task'], algorithm=type(bench['algorithm']).__name__,
-                   size=list(bench['size']), batch_size=args.batch_size,
+                   size=list(bench['size']), input_shape=bench['input_shape'],
+                   batch_size=args.batch_size,
                    num_classes=bench['num_classes'],
                    optimizer=optimizer.get('type', '?') if isinstance(optimizer, dict) else '?',
                    **res, ratio_c_over_b=c / b, overhead_ms=c - b, ratio_c_over_a=c / a,
