@@ -460,11 +460,7 @@ def test_every_rule_is_used():
     """A rule that matches no doc command is stale: remove it."""
     unused = [r.pattern for r in RULES if not any(re.fullmatch(r.pattern, c.text)
                                                   for c in COMMANDS)]
-    # Commands of docs other helpers write (quickstart, benchmark) may not exist yet.
-    optional = {r'python tools/quickstart\.py( .*)?',
-                r'python tools/analysis_tools/benchmark_loss\.py( .*)?',
-                r'python tools/analysis_tools/benchmark_train_step\.py( .*)?'}
-    assert not [u for u in unused if u not in optional], unused
+    assert not unused, unused
 
 
 @pytest.fixture(scope='module')
