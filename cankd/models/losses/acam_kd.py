@@ -45,11 +45,12 @@ class ACAMKDLoss(nn.Module):
         L_div = Dice(M^s) + Dice(M^c)                    mean pairwise Dice, i != j
         loss = loss_weight (L_c + L_s) + div_weight L_div  (mean over the batch)
 
-    The paper (alpha = lambda = 1; M = 6 masks for detection on the FPN levels,
-    M = 19 for Cityscapes on the predicted segmentation maps) states the
-    formulas above; the full text was not at hand here, only its abstract and
-    third-party summaries of its equations (papernotes.org, emergentmind), so
-    these choices are ours and may differ from the unreleased official code:
+    The formulas above (and alpha = lambda = 1; M = 6 masks for detection on
+    the FPN levels, M = 19 for Cityscapes on the predicted segmentation maps)
+    are those of third-party summaries of the paper (papernotes.org,
+    emergentmind); of the paper's own text only the abstract could be read
+    here, so none of them is checked against it. These choices are ours and
+    may differ from the paper and the unreleased official code:
 
     - ``f_align``: 1x1 conv student -> teacher channels when they differ,
       identity otherwise; STCA-FF takes S' (so K, V and the loss share C).
@@ -62,9 +63,12 @@ class ACAMKDLoss(nn.Module):
     - Selection units m_c, m_s: parameters drawn from N(0, 0.01^2) (as
       MasKD's receptive tokens): masks start near 0.5, i.e. near plain MSE.
     - The mask enters squared (||M ⊙ (T - S')||^2, as the summaries write it
-      and MasKD does), normalised per sample and mask by the mask's sum.
+      and MasKD does), normalised per sample and mask by the mask's sum
+      (emergentmind divides by it; papernotes.org's LaTeX, read literally,
+      multiplies).
     - The Dice diversity loss is applied to both mask sets and averaged over
-      ordered pairs and samples (MasKD's ``dice_coeff``).
+      ordered pairs and samples (MasKD's ``dice_coeff``), not the summaries'
+      single ratio of sums (which is M - 1 for M identical masks).
     - Everything is trained end to end by the total loss: the student gets
       gradient through the imitation term and, unless
       ``student_grad_through_masks=False``, through the masks (K, V come
