@@ -209,9 +209,17 @@ def summarize(task: str, results: Dict[str, Dict], seeds: int) -> Dict:
             results[k]['train_time_s'] for k in results
             if k.split('_seed')[0] == run['stage'].split('_seed')[0])
         print(f'{label:<18}{run["params"] / 1e6:>9.2f}M  {value:<26}{time_s:>11.0f}s')
-    verdict = ('CanKD closes {:.0%} of the teacher-student gap'.format(summary['gap_closed'])
-               if summary['gap_closed'] is not None else
-               'the teacher does not beat the student alone here: no gap to close')
+    gain = summary['gain']
+    if gap <= 0:
+        verdict = 'the teacher does not beat the student alone here: no gap to close'
+    elif d['mean'] >= teacher:
+        verdict = (f'the distilled student passes the teacher: CanKD gains {gain:+.4f} '
+                   f'over a teacher-student gap of {gap:.4f}')
+    else:
+        verdict = (f'CanKD gains {gain:+.4f} and closes {summary["gap_closed"]:.0%} of the '
+                   f'teacher-student gap of {gap:.4f}')
+    if seeds == 1:
+        verdict += '; one seed (--seeds 3 gives the spread)'
     print(f'\n{verdict} (student {s["mean"]:.4f} -> distilled {d["mean"]:.4f}, '
           f'teacher {teacher:.4f}).')
     return summary

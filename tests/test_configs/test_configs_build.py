@@ -43,3 +43,16 @@ def test_config_builds_without_downloads(path):
                 init_cfg.get('prefix'):
             teacher_part = model.teacher.get_submodule(init_cfg['prefix'].rstrip('.'))
             assert set(teacher_part.state_dict()) == set(module.state_dict()), name
+
+
+@pytest.mark.parametrize('path', CONFIGS)
+def test_iteration_based_configs_log_val_metrics_by_iteration(path):
+    """With an IterBasedTrainLoop, mmengine's LoggerHook logs val metrics at
+    step = epoch (always 0) unless log_metric_by_epoch=False: every point of
+    a validation curve (the quickstart's val_curve.png) would land on step 0."""
+    cfg = Config.fromfile(osp.join(ROOT, path))
+    if cfg.get('train_cfg', {}).get('type') != 'IterBasedTrainLoop':
+        pytest.skip('epoch-based')
+    logger = cfg.default_hooks.logger
+    assert logger.get('log_metric_by_epoch') is False, (
+        f'{path}: default_hooks.logger needs log_metric_by_epoch=False')
