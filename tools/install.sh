@@ -18,7 +18,7 @@ pip=("$PYTHON" -m pip)
 
 say() { printf '\n[cankd install] %s\n' "$*"; }
 
-# A prebuilt mmcv wheel next to the checkout (../shared/wheels) saves a ~10 min build.
+# A prebuilt mmcv wheel next to the checkout (../shared/wheels) saves a ~15 min build (measured on 2 cores).
 for d in "$repo/../shared/wheels" "${CANKD_WHEELS:-}"; do
   if [ -n "$d" ] && [ -d "$d" ]; then
     d=$(cd "$d" && pwd)
@@ -61,7 +61,7 @@ if "$PYTHON" -c "import mmcv.ops" >/dev/null 2>&1 \
    && [ "$("$PYTHON" -c 'import mmcv; print(mmcv.__version__)')" = "2.1.0" ]; then
   say "mmcv 2.1.0 with ops already works, keeping it"
 else
-  say "installing mmcv 2.1.0 with compiled ops (a local wheel if one is found, else a ~10 min source build)"
+  say "installing mmcv 2.1.0 with compiled ops (a local wheel if one is found, else a ~15 min source build on 2 cores)"
   MMCV_WITH_OPS=1 FORCE_CUDA=${FORCE_CUDA:-0} "${pip[@]}" install --no-build-isolation -r "$repo/requirements/mmcv.txt"
 fi
 
