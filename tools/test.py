@@ -24,7 +24,7 @@ from mmengine.dist import is_main_process
 from mmengine.registry import HOOKS, RUNNERS
 from mmengine.runner import Runner
 
-from cankd.utils import register_all_modules, setup_cpu_distributed
+from cankd.utils import register_all_modules, setup_cpu_distributed, shutdown_distributed
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -162,6 +162,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         if tmp_out is not None and is_main_process():
             os.replace(tmp_out, out)
             print(f'predictions written to {out}')
+        shutdown_distributed()
     finally:
         if tmp_out is not None and osp.exists(tmp_out):
             os.remove(tmp_out)

@@ -24,7 +24,7 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from cankd.utils import register_all_modules, setup_cpu_distributed
+from cankd.utils import register_all_modules, setup_cpu_distributed, shutdown_distributed
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -150,6 +150,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     setup_cpu_distributed(cfg, args.launcher)
     runner = build_runner(cfg)
     runner.train()
+    shutdown_distributed()
 
 
 if __name__ == '__main__':

@@ -31,7 +31,7 @@ from mmengine.device import (is_cuda_available, is_mlu_available, is_musa_availa
 from mmengine.logging import print_log
 from torch.nn.parallel import DistributedDataParallel
 
-__all__ = ['setup_cpu_distributed', 'LAUNCHERS']
+__all__ = ['setup_cpu_distributed', 'shutdown_distributed', 'LAUNCHERS']
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
@@ -174,3 +174,18 @@ def setup_cpu_distributed(cfg: Config, launcher: Optional[str] = None) -> bool:
         f'CPU distributed: gloo process group, rank {torch_dist.get_rank()} of '
         f'{torch_dist.get_world_size()} ({launcher} launcher)', logger='current')
     return True
+
+
+def shutdown_distributed() -> None:
+    """Leave the process group once the job has succeeded: wait for every
+    rank, then destroy the group.
+
+    A process that exits with a live gloo group can abort in the C++ teardown
+    ("terminate called without an active exception", SIGABRT) after its work
+    is done, which torchrun reports as a failed job; seen here on a 2-process
+    ``tools/dist_test.sh`` run on CPU. Not called on errors: a barrier could
+    then wait forever for a rank that is stuck elsewhere.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
