@@ -10,8 +10,9 @@ param_scheduler = [
 ]
 # AdamW, not the COCO recipe's SGD: trained from scratch (no ImageNet weights
 # offline), RetinaNet with SGD lr 0.02 blew up in the warm-up (grad norm 36)
-# and sat at bbox mAP 0.000 for 1000 iterations; SGD lr 0.01 reached 0.3 mAP
-# and AdamW 1e-3 5.8 mAP after 400 iterations (student, same data and seed).
+# and sat at bbox mAP 0.000 for 1000 iterations; SGD lr 0.01 reached 0.003
+# and AdamW 1e-3 0.058 bbox mAP after 400 iterations (student, same data and
+# seed; docs/quickstart.md).
 optim_wrapper = dict(type='OptimWrapper',
                      optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),
                      clip_grad=dict(max_norm=35, norm_type=2))
