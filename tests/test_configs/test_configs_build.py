@@ -1,4 +1,6 @@
 """Every shipped config builds its model (teacher, student, distiller) offline."""
+import copy
+import functools
 import glob
 import os.path as osp
 
@@ -13,6 +15,14 @@ CONFIGS = sorted(
     if '_base_' not in p)
 
 
+@functools.cache
+def _parsed(path: str) -> Config:
+    """Each config parsed once for the tests of this file (resolving the
+    mmdet::/mmseg:: bases is most of a test's time); callers that edit it
+    take a deep copy."""
+    return Config.fromfile(osp.join(ROOT, path))
+
+
 def test_configs_are_found():
     assert len(CONFIGS) >= 10
 
@@ -20,7 +30,7 @@ def test_configs_are_found():
 @pytest.mark.slow
 @pytest.mark.parametrize('path', CONFIGS)
 def test_config_builds_without_downloads(path):
-    cfg = Config.fromfile(osp.join(ROOT, path))
+    cfg = copy.deepcopy(_parsed(path))
     model_cfg = cfg.model
     is_distill = model_cfg.get('type') in ('FpnTeacherDistill', 'SingleTeacherDistill')
     if is_distill:
@@ -50,7 +60,7 @@ def test_iteration_based_configs_log_val_metrics_by_iteration(path):
     """With an IterBasedTrainLoop, mmengine's LoggerHook logs val metrics at
     step = epoch (always 0) unless log_metric_by_epoch=False: every point of
     a validation curve (the quickstart's val_curve.png) would land on step 0."""
-    cfg = Config.fromfile(osp.join(ROOT, path))
+    cfg = _parsed(path)
     if cfg.get('train_cfg', {}).get('type') != 'IterBasedTrainLoop':
         pytest.skip('epoch-based')
     logger = cfg.default_hooks.logger
