@@ -198,6 +198,8 @@ def run_tool(tmp_path_factory):
         cmd = ['bash', script] if name.endswith('.sh') else [sys.executable, script]
         full_env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
                         PYTHON=sys.executable, MPLBACKEND='Agg',
+                        # a native abort then shows the Python stack in the failure
+                        PYTHONFAULTHANDLER='1',
                         PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ['PATH'])
         full_env.update(env or {})
         proc = subprocess.run(cmd + [str(a) for a in args], cwd=cwd, env=full_env,

@@ -15,7 +15,6 @@ import argparse
 import inspect
 import os
 import os.path as osp
-import sys
 from typing import List, Optional
 
 import cankd  # noqa: F401  (first: routes mmengine checkpoint loading through safe_load)
@@ -24,7 +23,8 @@ from mmengine.dist import is_main_process
 from mmengine.registry import HOOKS, RUNNERS
 from mmengine.runner import Runner
 
-from cankd.utils import register_all_modules, setup_cpu_distributed, shutdown_distributed
+from cankd.utils import (exit_without_native_teardown, register_all_modules,
+                         setup_cpu_distributed, shutdown_distributed)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -162,11 +162,13 @@ def main(argv: Optional[List[str]] = None) -> None:
         if tmp_out is not None and is_main_process():
             os.replace(tmp_out, out)
             print(f'predictions written to {out}')
-        shutdown_distributed()
     finally:
         if tmp_out is not None and osp.exists(tmp_out):
             os.remove(tmp_out)
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    main()
+    # Every rank has finished; models are freed with main()'s frame.
+    if shutdown_distributed():
+        exit_without_native_teardown(0)

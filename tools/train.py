@@ -13,7 +13,6 @@ import argparse
 import logging
 import os
 import os.path as osp
-import sys
 from typing import List, Optional
 
 import cankd  # noqa: F401  (first: routes mmengine checkpoint loading through safe_load)
@@ -24,7 +23,8 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from cankd.utils import register_all_modules, setup_cpu_distributed, shutdown_distributed
+from cankd.utils import (exit_without_native_teardown, register_all_modules,
+                         setup_cpu_distributed, shutdown_distributed)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -150,8 +150,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     setup_cpu_distributed(cfg, args.launcher)
     runner = build_runner(cfg)
     runner.train()
-    shutdown_distributed()
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    main()
+    # Every rank has finished; models are freed with main()'s frame.
+    if shutdown_distributed():
+        exit_without_native_teardown(0)

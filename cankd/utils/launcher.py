@@ -16,12 +16,15 @@ are sidestepped here:
 With CUDA (or another accelerator mmengine knows) nothing changes: mmengine's
 own path is used.
 """
+import atexit
 import datetime
+import gc
 import inspect
 import logging
 import os
 import subprocess
-from typing import Optional
+import sys
+from typing import NoReturn, Optional
 
 import torch
 import torch.distributed as torch_dist
@@ -31,7 +34,8 @@ from mmengine.device import (is_cuda_available, is_mlu_available, is_musa_availa
 from mmengine.logging import print_log
 from torch.nn.parallel import DistributedDataParallel
 
-__all__ = ['setup_cpu_distributed', 'shutdown_distributed', 'LAUNCHERS']
+__all__ = ['setup_cpu_distributed', 'shutdown_distributed', 'exit_without_native_teardown',
+           'LAUNCHERS']
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
@@ -176,16 +180,43 @@ def setup_cpu_distributed(cfg: Config, launcher: Optional[str] = None) -> bool:
     return True
 
 
-def shutdown_distributed() -> None:
+def shutdown_distributed() -> bool:
     """Leave the process group once the job has succeeded: wait for every
     rank, then destroy the group.
 
-    A process that exits with a live gloo group can abort in the C++ teardown
-    ("terminate called without an active exception", SIGABRT) after its work
-    is done, which torchrun reports as a failed job; seen here on a 2-process
-    ``tools/dist_test.sh`` run on CPU. Not called on errors: a barrier could
-    then wait forever for a rank that is stuck elsewhere.
+    Not called on errors: a barrier could then wait forever for a rank that
+    is stuck elsewhere.
+
+    Returns:
+        True when a process group was left (the caller should then end the
+        process with :func:`exit_without_native_teardown`).
     """
-    if torch_dist.is_available() and torch_dist.is_initialized():
-        torch_dist.barrier()
-        torch_dist.destroy_process_group()
+    if not (torch_dist.is_available() and torch_dist.is_initialized()):
+        return False
+    # DDP's reducer holds the group; collect dead models first so the group's
+    # threads are joined here, while the interpreter is whole.
+    gc.collect()
+    torch_dist.barrier()
+    torch_dist.destroy_process_group()
+    gc.collect()
+    return True
+
+
+def exit_without_native_teardown(code: int = 0) -> NoReturn:
+    """End a finished distributed process without C++ static destructors.
+
+    On CPU/gloo a rank whose work is done and whose group is destroyed can
+    still abort while the interpreter tears down torch's native state
+    ("terminate called without an active exception", SIGABRT); torchrun then
+    reports the whole job as failed. Seen intermittently in CI on 2-process
+    ``dist_train.sh`` and ``dist_test.sh`` runs, after every rank had logged
+    its results. Python's own exit handlers still run (log files are
+    flushed); only the native teardown is skipped.
+    """
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # closed or redirected away
+            pass
+    os._exit(code)

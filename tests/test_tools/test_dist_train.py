@@ -1,13 +1,15 @@
 """Multi-process training/testing on CPU (gloo) and cankd.utils.setup_cpu_distributed."""
 import pickle
 import socket
+import subprocess
+import sys
 
 import pytest
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
 
-from cankd.utils import setup_cpu_distributed
+from cankd.utils import setup_cpu_distributed, shutdown_distributed
 from cankd.utils.checkpoint import safe_load
 
 needs_cpu_only = pytest.mark.skipif(
@@ -142,3 +144,33 @@ def test_cpu_ddp_wrapper_builds_and_syncs_gradients(one_process_world):
     assert ddp.device_ids is None
     ddp(torch.ones(2, 3)).sum().backward()
     torch.testing.assert_close(ddp.module.fc.weight.grad, torch.full((1, 3), 2.0))
+
+
+# --------------------------------------------------------------------------- #
+# Leaving a finished distributed run
+# --------------------------------------------------------------------------- #
+@needs_cpu_only
+def test_shutdown_distributed_leaves_the_group_once(one_process_world):
+    assert shutdown_distributed() is False  # no group: nothing to leave
+    one_process_world.setenv('RANK', '0')
+    one_process_world.setenv('WORLD_SIZE', '1')
+    setup_cpu_distributed(_cfg(), 'pytorch')
+    assert shutdown_distributed() is True
+    assert not torch_dist.is_initialized()
+    assert shutdown_distributed() is False
+
+
+def test_exit_without_native_teardown_runs_exit_handlers_and_keeps_the_code(tmp_path):
+    marker = tmp_path / 'atexit.txt'
+    script = (
+        'import atexit, sys\n'
+        'from cankd.utils import exit_without_native_teardown\n'
+        f'atexit.register(lambda: open({str(marker)!r}, "w").write("ran"))\n'
+        'sys.stdout.write("unflushed line")\n'
+        'exit_without_native_teardown(3)\n'
+        'print("not reached")\n')
+    proc = subprocess.run([sys.executable, '-c', script], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stdout == 'unflushed line'  # flushed before os._exit
+    assert marker.read_text() == 'ran'  # Python's exit handlers (log flushing) still run
