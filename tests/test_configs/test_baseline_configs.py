@@ -7,7 +7,6 @@ CanKD config of the same pair with only the distiller swapped, and the
 quickstart variants run one training step.
 """
 import copy
-import functools
 import math
 import os.path as osp
 from typing import NamedTuple, Optional, Tuple
@@ -20,7 +19,6 @@ from mmengine.optim import OptimWrapper
 from cankd.registry import MODELS
 from cankd.testing import demo_det_batch, demo_seg_batch
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DET = 'configs/{d}/{m}_retinanet_r101-r50_fpn_2xb2-2x_coco.py'
 SEG = 'configs/{d}/{m}_deeplabv3_r101-mbv2_4xb2-80k_cityscapes-512x1024.py'
 TOY = 'configs/quickstart/{m}_retinanet_r18-r18w16_toy-coco.py'
@@ -91,41 +89,13 @@ FULL = [c for c in CASES if c.kind != 'toy']
 TOYS = [c for c in CASES if c.kind == 'toy']
 
 
-@pytest.fixture(scope='module', autouse=True)
-def _read_package_metafiles_once():
-    """mmengine parses all metafiles of mmdet/mmseg (about 0.7 s) each time it
-    resolves an ``mmdet::``-style name, ``_base_`` files included (the lookup
-    fails with ValueError, then the base path is used); remember each answer,
-    failures too, for this module."""
-    import mmengine.config.utils as cfg_utils
-    import mmengine.hub.hub as hub
-    original = cfg_utils._get_cfg_metainfo
-
-    @functools.cache
-    def outcome(package_path: str, cfg_path: str):
-        try:
-            return original(package_path, cfg_path), None
-        except ValueError as exc:
-            return None, exc.args
-
-    def metainfo(package_path: str, cfg_path: str) -> dict:
-        info, error = outcome(package_path, cfg_path)
-        if error is not None:
-            # A fresh exception: re-raising a cached one would grow its
-            # traceback, and keep every caller's frame (and model) alive.
-            raise ValueError(*error)
-        return info
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cfg_utils, '_get_cfg_metainfo', metainfo)
-        patch.setattr(hub, '_get_cfg_metainfo', metainfo)
-        yield
-
-
-def _load(path: str) -> Config:
-    cfg = Config.fromfile(osp.join(ROOT, path))
-    cfg.model.teacher_ckpt = None  # building must never download
-    return cfg
+@pytest.fixture
+def load(load_config):
+    def _load(path: str) -> Config:
+        cfg = load_config(path)
+        cfg.model.teacher_ckpt = None  # building must never download
+        return cfg
+    return _load
 
 
 def _assert_attrs(module, attrs: dict, what: str) -> None:
@@ -136,10 +106,10 @@ def _assert_attrs(module, attrs: dict, what: str) -> None:
 
 
 @pytest.mark.parametrize('case', CASES, ids=IDS)
-def test_baseline_distiller_wiring(case: Case):
-    cfg = _load(case.path)
+def test_baseline_distiller_wiring(case: Case, load):
+    cfg = load(case.path)
     # Same pair, data, schedule and algorithm as the CanKD config: only the distiller differs.
-    reference = _load(CANKD[case.kind]).to_dict()
+    reference = load(CANKD[case.kind]).to_dict()
     mine = cfg.to_dict()
     assert mine['model'].pop('distiller')['type'] == 'ConfigurableDistiller'
     reference['model'].pop('distiller')
@@ -197,9 +167,9 @@ def _changed(module: torch.nn.Module, before: dict) -> bool:
 
 
 @pytest.mark.parametrize('case', TOYS, ids=[osp.basename(c.path)[:-3] for c in TOYS])
-def test_quickstart_baseline_train_step(case: Case):
+def test_quickstart_baseline_train_step(case: Case, load):
     torch.manual_seed(0)
-    model = MODELS.build(_load(case.path).model)
+    model = MODELS.build(load(case.path).model)
     model.train()
     teacher_before = _snapshot(model.teacher)
     student_before = _snapshot(model.student)
@@ -227,11 +197,11 @@ def test_quickstart_baseline_train_step(case: Case):
 
 @pytest.mark.slow
 @pytest.mark.parametrize('case', FULL, ids=[osp.basename(c.path)[:-3] for c in FULL])
-def test_full_baseline_builds_and_computes_losses(case: Case):
+def test_full_baseline_builds_and_computes_losses(case: Case, load):
     """The published-size models build offline and their recorded features
     fit the losses (channels, resolution, levels) on a tiny batch."""
     torch.manual_seed(0)
-    model = MODELS.build(_load(case.path).model)
+    model = MODELS.build(load(case.path).model)
     if case.kind == 'seg':
         model.data_preprocessor.size = (64, 64)  # not the 512 x 1024 crop
         batch = demo_seg_batch(batch_size=2, size=(64, 64), num_classes=19)

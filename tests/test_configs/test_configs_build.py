@@ -1,11 +1,8 @@
 """Every shipped config builds its model (teacher, student, distiller) offline."""
-import copy
-import functools
 import glob
 import os.path as osp
 
 import pytest
-from mmengine.config import Config
 
 from cankd.registry import MODELS
 
@@ -15,22 +12,14 @@ CONFIGS = sorted(
     if '_base_' not in p)
 
 
-@functools.cache
-def _parsed(path: str) -> Config:
-    """Each config parsed once for the tests of this file (resolving the
-    mmdet::/mmseg:: bases is most of a test's time); callers that edit it
-    take a deep copy."""
-    return Config.fromfile(osp.join(ROOT, path))
-
-
 def test_configs_are_found():
     assert len(CONFIGS) >= 10
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize('path', CONFIGS)
-def test_config_builds_without_downloads(path):
-    cfg = copy.deepcopy(_parsed(path))
+def test_config_builds_without_downloads(path, load_config):
+    cfg = load_config(path)
     model_cfg = cfg.model
     is_distill = model_cfg.get('type') in ('FpnTeacherDistill', 'SingleTeacherDistill')
     if is_distill:
@@ -56,11 +45,11 @@ def test_config_builds_without_downloads(path):
 
 
 @pytest.mark.parametrize('path', CONFIGS)
-def test_iteration_based_configs_log_val_metrics_by_iteration(path):
+def test_iteration_based_configs_log_val_metrics_by_iteration(path, load_config):
     """With an IterBasedTrainLoop, mmengine's LoggerHook logs val metrics at
     step = epoch (always 0) unless log_metric_by_epoch=False: every point of
     a validation curve (the quickstart's val_curve.png) would land on step 0."""
-    cfg = _parsed(path)
+    cfg = load_config(path)
     if cfg.get('train_cfg', {}).get('type') != 'IterBasedTrainLoop':
         pytest.skip('epoch-based')
     logger = cfg.default_hooks.logger
