@@ -1,6 +1,7 @@
 # CanKD on the toy data: teacher retinanet_r18_toy-coco -> student
-# retinanet_r18-w16_toy-coco, on the 3 FPN levels (64 channels). Train the
-# teacher first (tools/quickstart.py does all of it) and point teacher_ckpt at it:
+# retinanet_r18-w16_toy-coco, on the 3 FPN levels: the student's 32 channels
+# lifted to the teacher's 64 by a 1x1 conv + BN per level. Train the teacher
+# first (tools/quickstart.py does all of it) and point teacher_ckpt at it:
 #   python tools/train.py configs/quickstart/cankd_retinanet_r18-r18w16_toy-coco.py \
 #       --cfg-options model.teacher_ckpt=work_dirs/retinanet_r18_toy-coco/iter_1500.pth
 _base_ = './retinanet_r18-w16_toy-coco.py'
@@ -17,13 +18,19 @@ model = dict(
         type='ConfigurableDistiller',
         student_recorders=dict(fpn=dict(type='ModuleOutputs', source='neck')),
         teacher_recorders=dict(fpn=dict(type='ModuleOutputs', source='neck')),
+        connectors={
+            f's_fpn{i}': dict(type='ConvModuleConnector', in_channel=32, out_channel=64,
+                              norm_cfg=dict(type='BN'), act_cfg=None)
+            for i in range(3)
+        },
         distill_losses={
             f'loss_cankd_fpn{i}': dict(type='CanKDLoss', in_channels=64, loss_weight=10)
             for i in range(3)
         },
         loss_forward_mappings={
             f'loss_cankd_fpn{i}': dict(
-                s_feature=dict(from_student=True, recorder='fpn', data_idx=i),
+                s_feature=dict(from_student=True, recorder='fpn', data_idx=i,
+                               connector=f's_fpn{i}'),
                 t_feature=dict(from_student=False, recorder='fpn', data_idx=i))
             for i in range(3)
         }))

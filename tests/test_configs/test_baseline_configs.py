@@ -38,8 +38,8 @@ class Case(NamedTuple):
     connector: Optional[Tuple[str, dict]] = None  # student-side connector type, attributes
 
 
-def _fgd(ch):
-    return dict(student_channels=ch, teacher_channels=ch, temp=0.5, alpha_fgd=1e-3,
+def _fgd(s, t):
+    return dict(student_channels=s, teacher_channels=t, temp=0.5, alpha_fgd=1e-3,
                 beta_fgd=5e-4, gamma_fgd=5e-4, lambda_fgd=5e-6)
 
 
@@ -54,35 +54,36 @@ def _mgd_conn(s, t, lam):
 
 
 LIFT = ('ConvModuleConnector', dict(in_channel=320, out_channel=2048))
+TOY_LIFT = ('ConvModuleConnector', dict(in_channel=32, out_channel=64))  # toy student FPN 32 ch
 CASES = [
     Case(DET.format(d='fitnets', m='fitnets'), 'det', 'L2Loss', 5,
          dict(loss_weight=10, normalize=True), NECK),
     Case(SEG.format(d='fitnets', m='fitnets'), 'seg', 'L2Loss', 1,
          dict(loss_weight=10, normalize=True), LAST_STAGE, LIFT),
     Case(TOY.format(m='fitnets'), 'toy', 'L2Loss', 3, dict(loss_weight=10, normalize=True),
-         NECK),
+         NECK, TOY_LIFT),
     Case(DET.format(d='cwd', m='cwd'), 'det', 'ChannelWiseDivergence', 5,
          dict(tau=1, loss_weight=10), NECK),
     Case(SEG.format(d='cwd', m='cwd'), 'seg', 'ChannelWiseDivergence', 1,
          dict(tau=1, loss_weight=5), ('decode_head.conv_seg', 'decode_head.conv_seg')),
     Case(TOY.format(m='cwd'), 'toy', 'ChannelWiseDivergence', 3, dict(tau=1, loss_weight=10),
-         NECK),
+         NECK, TOY_LIFT),
     Case(DET.format(d='pkd', m='pkd'), 'det', 'PKDLoss', 4, dict(loss_weight=6), NECK),
     Case(SEG.format(d='pkd', m='pkd'), 'seg', 'PKDLoss', 1, dict(loss_weight=6), LAST_STAGE,
          LIFT),
-    Case(TOY.format(m='pkd'), 'toy', 'PKDLoss', 3, dict(loss_weight=6), NECK),
+    Case(TOY.format(m='pkd'), 'toy', 'PKDLoss', 3, dict(loss_weight=6), NECK, TOY_LIFT),
     Case(DET.format(d='mgd', m='mgd'), 'det', 'MGDLoss', 5, dict(alpha_mgd=2e-5), NECK,
          _mgd_conn(256, 256, 0.65)),
     Case(SEG.format(d='mgd', m='mgd'), 'seg', 'MGDLoss', 1, dict(alpha_mgd=2e-5), LAST_STAGE,
          _mgd_conn(320, 2048, 0.75)),
     Case(TOY.format(m='mgd'), 'toy', 'MGDLoss', 3, dict(alpha_mgd=2e-5), NECK,
-         _mgd_conn(64, 64, 0.65)),
-    Case(DET.format(d='fgd', m='fgd'), 'det', 'FGDLoss', 5, _fgd(256), NECK),
-    Case(TOY.format(m='fgd'), 'toy', 'FGDLoss', 3, _fgd(64), NECK),
+         _mgd_conn(32, 64, 0.65)),
+    Case(DET.format(d='fgd', m='fgd'), 'det', 'FGDLoss', 5, _fgd(256, 256), NECK),
+    Case(TOY.format(m='fgd'), 'toy', 'FGDLoss', 3, _fgd(32, 64), NECK),
     Case(DET.format(d='acam_kd', m='acam-kd'), 'det', 'ACAMKDLoss', 5, _acam(256, 256, 6), NECK),
     Case(SEG.format(d='acam_kd', m='acam-kd'), 'seg', 'ACAMKDLoss', 1, _acam(320, 2048, 19),
          LAST_STAGE),
-    Case(TOY.format(m='acam-kd'), 'toy', 'ACAMKDLoss', 3, _acam(64, 64, 6), NECK),
+    Case(TOY.format(m='acam-kd'), 'toy', 'ACAMKDLoss', 3, _acam(32, 64, 6), NECK),
 ]
 IDS = [osp.basename(c.path)[:-3] for c in CASES]
 FULL = [c for c in CASES if c.kind != 'toy']

@@ -179,12 +179,16 @@ model = dict(
         type='ConfigurableDistiller',
         student_recorders=dict(fpn=dict(type='ModuleOutputs', source='neck')),
         teacher_recorders=dict(fpn=dict(type='ModuleOutputs', source='neck')),
+        connectors=dict(
+            s_fpn0=dict(type='ConvModuleConnector', in_channel=32, out_channel=64,
+                        norm_cfg=dict(type='BN'), act_cfg=None)),
         distill_losses=dict(
             loss_nlkd_fpn0=dict(type='NLKD_IN_Loss', in_channels=64, dimension=2,
                                 loss_weight=10)),
         loss_forward_mappings=dict(
             loss_nlkd_fpn0=dict(
-                s_feature=dict(from_student=True, recorder='fpn', data_idx=0),
+                s_feature=dict(from_student=True, recorder='fpn', data_idx=0,
+                               connector='s_fpn0'),
                 t_feature=dict(from_student=False, recorder='fpn', data_idx=0)))))
 val_cfg = dict(_delete_=True, type='mmrazor.SingleTeacherDistillValLoop')
 """
