@@ -184,8 +184,8 @@ def shutdown_distributed() -> bool:
     """Leave the process group once the job has succeeded: wait for every
     rank, then destroy the group.
 
-    Not called on errors: a barrier could then wait forever for a rank that
-    is stuck elsewhere.
+    Call it after success only: after an error the barrier could wait
+    forever for a rank that is stuck elsewhere.
 
     Returns:
         True when a process group was left (the caller should then end the

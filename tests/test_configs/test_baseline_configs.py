@@ -180,7 +180,7 @@ def test_quickstart_baseline_train_step(case: Case, load):
     log_vars = model.train_step(demo_det_batch(batch_size=2, size=(64, 64), num_classes=5),
                                 optim)
 
-    names = sorted(model.distiller.distill_losses)
+    names = [f'distill.{name}' for name in sorted(model.distiller.distill_losses)]
     assert set(names) <= set(log_vars)
     for name in names:
         value = log_vars[name].detach().item()
@@ -213,7 +213,7 @@ def test_full_baseline_builds_and_computes_losses(case: Case, load):
     with torch.no_grad():
         data = model.data_preprocessor(batch, training=True)
         losses = model(**data, mode='loss')
-    names = sorted(model.distiller.distill_losses)
+    names = [f'distill.{name}' for name in sorted(model.distiller.distill_losses)]
     assert len(names) == case.num and set(names) <= set(losses)
     for name in names:
         assert torch.isfinite(losses[name]) and losses[name] > 0, name

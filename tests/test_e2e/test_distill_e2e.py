@@ -64,7 +64,7 @@ def test_detection_distill_resume_test_export(det_configs, run_tool, tmp_path):
 
     kd_dir = tmp_path / 'kd'
     out = run_tool('train.py', kd_cfg, '--work-dir', kd_dir)
-    assert 'loss_cankd_fpn2' in out and 'teacher.coco/bbox_mAP' in out
+    assert 'distill.loss_cankd_fpn2' in out and 'teacher.coco/bbox_mAP' in out
     out = run_tool('train.py', kd_cfg, '--work-dir', kd_dir, '--resume',
                    '--cfg-options', 'train_cfg.max_iters=4')
     assert re.search(r'resumed.*iter: 2', out, re.S | re.I), out[-3000:]
@@ -92,7 +92,7 @@ def test_detection_distill_on_two_cpu_processes(det_configs, run_tool, tmp_path)
     kd_dir = tmp_path / 'kd_dist'
     out = run_tool('dist_train.sh', kd_cfg, 2, '--work-dir', kd_dir,
                    env=dict(PORT=str(29500 + (hash(str(tmp_path)) % 2000))))
-    assert 'loss_cankd_fpn0' in out
+    assert 'distill.loss_cankd_fpn0' in out
     state = safe_load(kd_dir / 'iter_2.pth')['state_dict']
     # CanKD's BN starts at zero; after two synchronised steps it is not.
     bn = state['distiller.distill_losses.loss_cankd_fpn0.bn.weight']
@@ -137,7 +137,7 @@ def test_segmentation_distill_test_export(tiny_fcn_config, run_tool, tmp_path):
                                        str(teacher_dir / 'iter_2.pth'))
     kd_dir = tmp_path / 'kd'
     out = run_tool('train.py', kd_cfg, '--work-dir', kd_dir)
-    assert 'loss_cankd' in out
+    assert 'distill.loss_cankd' in out
     out = run_tool('test.py', kd_cfg, kd_dir / 'iter_2.pth')
     assert re.search(r'\|\s+road\s+\|', out), out[-3000:]  # per-class IoU table
     kd_metrics = _test_metrics(out)

@@ -130,7 +130,7 @@ def test_train_distillation_config(trained, tiny_retinanet_config, run_tool, tmp
     cfg.write_text(DISTILL_CFG.format(base=tiny_retinanet_config,
                                       ckpt=str(trained[0] / 'iter_2.pth')))
     out = run_tool('train.py', cfg, '--work-dir', tmp_path / 'w')
-    assert 'Iter(train) [2/2]' in out and 'loss_cankd_fpn2:' in out
+    assert 'Iter(train) [2/2]' in out and 'distill.loss_cankd_fpn2:' in out
     assert 'coco/bbox_mAP:' in out
     state = safe_load(tmp_path / 'w' / 'iter_2.pth')['state_dict']
     assert any(k.startswith('architecture.') for k in state)

@@ -43,8 +43,9 @@ class SingleTeacherDistill(BaseModel):
 
     A training step runs the teacher (eval mode, no grad, recorders on), then
     the student's own loss (recorders on), then the distill losses on what was
-    recorded. Predict/tensor modes run the student only, so validation and
-    testing evaluate the student.
+    recorded; the losses come back as ``student.*`` and ``distill.*``, the
+    keys mmrazor logs. Predict/tensor modes run the student only, so
+    validation and testing evaluate the student.
 
     Args:
         architecture: the student, inline or ``dict(cfg_path=..., pretrained=...)``.
@@ -144,7 +145,7 @@ class SingleTeacherDistill(BaseModel):
                 losses.update(_add_prefix(student_losses, 'student'))
             else:
                 self.architecture(inputs, data_samples, mode='tensor')
-        losses.update(self.distiller.compute_distill_losses(data_samples))
+        losses.update(_add_prefix(self.distiller.compute_distill_losses(data_samples), 'distill'))
         self.distiller.reset_records()
         return losses
 

@@ -52,8 +52,8 @@ def test_train_step_trains_student_and_distiller_not_teacher(tmp_path, algorithm
     optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
     for seed in range(2):
         log_vars = model.train_step(demo_det_batch(seed=seed), optim)
-    assert {'student.loss_cls', 'student.loss_bbox', 'loss_cankd_fpn0',
-            'loss_cankd_fpn2'} <= set(log_vars)
+    assert {'student.loss_cls', 'student.loss_bbox', 'distill.loss_cankd_fpn0',
+            'distill.loss_cankd_fpn2'} <= set(log_vars)
     for name, value in model.teacher.state_dict().items():  # weights and BN stats
         assert torch.equal(value, teacher_before[name]), f'teacher {name} changed'
     assert any(not torch.equal(v, student_before[k])
@@ -131,7 +131,7 @@ def test_segmentation_pair_with_connector():
                                  teacher=tiny_segmentor(base_channels=16), distiller=distiller)
     optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01))
     log_vars = model.train_step(demo_seg_batch(), optim)
-    assert {'student.decode.loss_ce', 'loss_cankd'} <= set(log_vars)
+    assert {'student.decode.loss_ce', 'distill.loss_cankd'} <= set(log_vars)
     assert torch.isfinite(torch.tensor(log_vars['loss'])).all()
 
 
