@@ -1,8 +1,9 @@
 # ACAM-KD (6 masks, alpha = lambda = 1) on the toy data: teacher retinanet_r18_toy-coco ->
-# student retinanet_r18-w16_toy-coco. Settings of ../acam_kd/acam-
-# kd_retinanet_r101-r50_fpn_2xb2-2x_coco.py (see its header for their sources), here on 3 FPN
-# levels (student 32 channels, teacher 64). Train the teacher first (tools/quickstart.py) and
-# point teacher_ckpt at it, as for cankd_retinanet_r18-r18w16_toy-coco.py.
+# student retinanet_r18-w16_toy-coco. Settings of
+# ../acam_kd/acam-kd_retinanet_r101-r50_fpn_2xb2-2x_coco.py (see its header for their
+# sources), here on 3 FPN levels (student 32 channels, teacher 64). Train the teacher first
+# (tools/quickstart.py) and point teacher_ckpt at it, as for
+# cankd_retinanet_r18-r18w16_toy-coco.py.
 _base_ = './cankd_retinanet_r18-r18w16_toy-coco.py'
 
 model = dict(
