@@ -33,7 +33,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
-        '--amp', action='store_true', help='automatic mixed precision (needs a GPU)')
+        '--amp', action='store_true',
+        help='mixed precision: fp16 AMP on a GPU, bfloat16 autocast on CPU')
     parser.add_argument(
         '--auto-scale-lr', action='store_true',
         help='scale the LR by (total batch size / auto_scale_lr.base_batch_size)')
@@ -77,24 +78,19 @@ def has_amp_device() -> bool:
 
 
 def enable_amp(cfg: Config) -> None:
-    optim_wrapper = cfg.get('optim_wrapper')
-    if optim_wrapper is None:
-        raise SystemExit('--amp: the config has no optim_wrapper to switch to '
-                         'AmpOptimWrapper')
-    kind = optim_wrapper.get('type', 'OptimWrapper')
-    if kind == 'AmpOptimWrapper':
+    """GPU: mmengine's AmpOptimWrapper; CPU: bf16 autocast (cankd.CPUAmpOptimWrapper)."""
+    from cankd.engine.optim_wrappers import enable_amp as switch_to_amp
+    kind = (cfg.get('optim_wrapper') or {}).get('type')
+    try:
+        new_kind = switch_to_amp(cfg, has_amp_device())
+    except ValueError as error:
+        raise SystemExit(f'--amp: {error}') from None
+    if kind == new_kind:
         print_log('AMP training is already enabled in the config.',
                   logger='current', level=logging.WARNING)
-    elif kind != 'OptimWrapper':
-        raise SystemExit(f'--amp: only optim_wrapper type OptimWrapper can be switched to '
-                         f'AmpOptimWrapper, the config has {kind!r}')
-    if not has_amp_device():
-        raise SystemExit(
-            '--amp needs a CUDA, NPU, MLU or MUSA device: mmengine\'s '
-            'AmpOptimWrapper (fp16/bf16 autocast with a GradScaler) refuses to run on '
-            'CPU. Train without --amp on this machine.')
-    optim_wrapper.type = 'AmpOptimWrapper'
-    optim_wrapper.setdefault('loss_scale', 'dynamic')
+    elif new_kind == 'cankd.CPUAmpOptimWrapper':
+        print_log('--amp without a GPU: bfloat16 autocast on CPU '
+                  '(cankd.CPUAmpOptimWrapper, no loss scaling)', logger='current')
 
 
 def enable_auto_scale_lr(cfg: Config) -> None:

@@ -188,10 +188,20 @@ def test_auto_scale_lr_needs_config_entry(train_tool, tiny_retinanet_config, tmp
         train_tool.build_config(train_tool.parse_args([str(cfg), '--auto-scale-lr']))
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU-only error')
-def test_amp_on_cpu_is_a_clear_error(train_tool, tiny_retinanet_config):
-    with pytest.raises(SystemExit, match='--amp needs a CUDA'):
-        train_tool.main([tiny_retinanet_config, '--amp'])
+def test_amp_on_cpu_sets_bf16_autocast_wrapper(train_tool, tiny_retinanet_config,
+                                               monkeypatch):
+    monkeypatch.setattr(train_tool, 'has_amp_device', lambda: False)
+    cfg = train_tool.build_config(train_tool.parse_args([tiny_retinanet_config, '--amp']))
+    assert cfg.optim_wrapper.type == 'cankd.CPUAmpOptimWrapper'
+    assert 'loss_scale' not in cfg.optim_wrapper
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(torch.cuda.is_available(), reason='trains with bf16 autocast on CPU')
+def test_amp_trains_on_cpu(tiny_retinanet_config, run_tool, tmp_path):
+    out = run_tool('train.py', tiny_retinanet_config, '--amp', '--work-dir', tmp_path)
+    assert 'bfloat16 autocast on CPU' in out and 'Iter(train) [2/2]' in out
+    assert 'loss: nan' not in out and 'loss: inf' not in out
 
 
 def test_amp_sets_amp_optim_wrapper(train_tool, tiny_retinanet_config, monkeypatch):
