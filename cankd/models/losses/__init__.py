@@ -1,13 +1,27 @@
 # One distillation method a file; each registers itself in cankd.registry.MODELS.
+from .ab_loss import ABLoss
 from .acam_kd import ACAMKDLoss
+from .at_loss import ATLoss
 from .cankd_loss import CanKDLoss, select_association_order
 from .cwd import ChannelWiseDivergence
+from .decoupled_kd import DKDLoss
+from .dist_loss import DISTLoss
+from .factor_transfer import FTLoss
+from .fbkd_loss import FBKDLoss
 from .fgd import FGDLoss
+from .kd_soft_ce import KDSoftCELoss
+from .kl_divergence import KLDivergence
+from .l1_loss import L1Loss
 from .l2_loss import L2Loss
 from .mgd import MGDLoss
+from .nlkd_family import NonLocalKDLoss
+from .ofd_loss import OFDLoss
 from .pkd import PKDLoss
 
 __all__ = [
     'CanKDLoss', 'select_association_order', 'ACAMKDLoss', 'ChannelWiseDivergence', 'FGDLoss',
-    'L2Loss', 'MGDLoss', 'PKDLoss'
+    'L2Loss', 'MGDLoss', 'PKDLoss', 'NonLocalKDLoss',
+    # mmrazor's losses, under mmrazor's names
+    'ABLoss', 'ATLoss', 'DISTLoss', 'DKDLoss', 'FBKDLoss', 'FTLoss', 'KDSoftCELoss',
+    'KLDivergence', 'L1Loss', 'OFDLoss'
 ]
