@@ -3,7 +3,7 @@ from typing import Any, Optional
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
-from cankd.registry import MODELS
+from cankd.registry import MODELS, TASK_UTILS
 from .base_recorder import BaseRecorder, closest_names
 
 
@@ -14,7 +14,10 @@ class _ModuleRecorder(BaseRecorder):
         super().__init__(source)
         self._handle: Optional[RemovableHandle] = None
 
-    def prepare_from_model(self, model: nn.Module) -> None:
+    def prepare_from_model(self, model: Optional[nn.Module] = None) -> None:
+        if model is None:
+            raise ValueError(f'{type(self).__name__}(source={self.source!r}) needs the '
+                             'model: initialize(model)')
         modules = dict(model.named_modules())
         if self.source not in modules:
             names = [n for n in modules if n]
@@ -36,6 +39,7 @@ class _ModuleRecorder(BaseRecorder):
 
 
 @MODELS.register_module()
+@TASK_UTILS.register_module(name='ModuleOutputsRecorder')  # mmrazor's class name
 class ModuleOutputs(_ModuleRecorder):
     """Records what the submodule ``source`` returns (a tensor, or a tuple
     such as the FPN levels)."""
@@ -45,6 +49,7 @@ class ModuleOutputs(_ModuleRecorder):
 
 
 @MODELS.register_module()
+@TASK_UTILS.register_module(name='ModuleInputsRecorder')  # mmrazor's class name
 class ModuleInputs(_ModuleRecorder):
     """Records the positional inputs of the submodule ``source`` (a tuple;
     use ``data_idx=0`` for the first)."""

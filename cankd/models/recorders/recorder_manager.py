@@ -4,13 +4,19 @@ from torch import nn
 
 from cankd.registry import MODELS
 from .base_recorder import BaseRecorder
+from .patching import exit_all
 
 
 class RecorderManager:
     """A named set of recorders, used as a context manager around a forward.
 
-    Entering clears the buffers and starts recording; leaving stops it, so
-    features are only captured in the forward the distiller asked for.
+    Entering enters every recorder (clears its buffer, starts recording,
+    patches methods/functions); leaving leaves them all, also when the
+    forward raised, so features are only captured in the forward the
+    distiller asked for and no patched method outlives the block. As
+    mmrazor's ``RecorderManager``: ``recorders`` maps names to configs
+    (``type`` as in mmrazor's configs: ``'ModuleOutputs'``, ``'Parameter'``,
+    ...) or to built recorders; ``initialize(model)`` attaches them.
     """
 
     def __init__(self, recorders: Optional[Dict[str, dict]] = None) -> None:
@@ -24,7 +30,7 @@ class RecorderManager:
 
     def initialize(self, model: nn.Module) -> None:
         for recorder in self.recorders.values():
-            recorder.prepare_from_model(model)
+            recorder.initialize(model)
 
     def get_recorder(self, name: str) -> BaseRecorder:
         if name not in self.recorders:
@@ -32,11 +38,17 @@ class RecorderManager:
         return self.recorders[name]
 
     def __enter__(self) -> 'RecorderManager':
-        for recorder in self.recorders.values():
-            recorder.reset_data_buffer()
-            recorder.recording = True
+        entered = []
+        try:
+            for recorder in self.recorders.values():
+                recorder.__enter__()
+                entered.append(recorder)
+        except BaseException as exc:
+            exit_all(reversed(entered), type(exc), exc, exc.__traceback__)
+            raise
         return self
 
-    def __exit__(self, *exc) -> None:
-        for recorder in self.recorders.values():
-            recorder.recording = False
+    def __exit__(self, exc_type, exc_value, traceback) -> None:
+        # Last in, first out: nested patches of one method unwind in order.
+        exit_all(reversed(list(self.recorders.values())), exc_type, exc_value, traceback)
+
