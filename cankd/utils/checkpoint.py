@@ -18,7 +18,10 @@ What cankd does instead (installed when :mod:`cankd` is imported):
   returns only ``HistoryBuffer``'s registered statistics methods and refuses
   any other attribute of any other object;
 * anything else (an unexpected class or function) stops the load with
-  :class:`UnsafeCheckpointError`, naming the object and the file.
+  :class:`UnsafeCheckpointError`, naming the object and the file;
+* a file that is empty, truncated or not a checkpoint at all stops the load
+  with :class:`CorruptCheckpointError`, naming the file and what is wrong
+  (instead of a bare ``EOFError`` or a zip-reader message).
 
 mmengine's URL loader also used ``weights_only=False``; routing URLs through
 :func:`safe_load` means a model-zoo teacher never unpickles arbitrary objects.
@@ -27,6 +30,7 @@ import os
 import os.path as osp
 import pickle
 import re
+import zipfile
 from typing import Any, Callable, Optional, Union
 
 import numpy as np
@@ -35,13 +39,46 @@ from mmengine.dist import get_dist_info
 from mmengine.logging import HistoryBuffer
 from mmengine.runner import checkpoint as mme_ckpt
 
-__all__ = ['safe_load', 'UnsafeCheckpointError', 'install_safe_loading']
+__all__ = ['safe_load', 'UnsafeCheckpointError', 'CorruptCheckpointError',
+           'check_checkpoint_file', 'install_safe_loading']
 
 MapLocation = Optional[Union[str, torch.device, Callable]]
 
 
 class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint holds an object outside the allowlist."""
+
+
+class CorruptCheckpointError(RuntimeError):
+    """A checkpoint file is empty, truncated or not a checkpoint."""
+
+
+# torch.save's legacy (non-zip) format starts with a pickle protocol header.
+_LEGACY_TORCH_HEADERS = (b'\x80\x02', b'\x80\x03', b'\x80\x04', b'\x80\x05')
+
+
+def check_checkpoint_file(filename: str) -> None:
+    """Raise :class:`CorruptCheckpointError` if ``filename`` cannot be a
+    complete ``torch.save`` file; cheap (reads the header and the zip index)."""
+    size = osp.getsize(filename)
+    if size == 0:
+        raise CorruptCheckpointError(
+            f'{filename}: empty file (0 bytes), not a checkpoint; was its save '
+            'interrupted? Use an earlier checkpoint.')
+    with open(filename, 'rb') as f:
+        head = f.read(4)
+    if zipfile.is_zipfile(filename):
+        return
+    if head.startswith(b'PK'):
+        raise CorruptCheckpointError(
+            f'{filename}: truncated or damaged checkpoint ({size} bytes: a zip '
+            'archive without its central directory, as a save cut short leaves '
+            'it); use an earlier checkpoint.')
+    if not head.startswith(_LEGACY_TORCH_HEADERS):
+        raise CorruptCheckpointError(
+            f'{filename}: not a PyTorch checkpoint ({size} bytes, starting '
+            f'{head!r}; a torch.save file is a zip archive starting b"PK"). '
+            'Check the path.')
 
 
 def _history_buffer_getattr(obj: Any, name: str) -> Any:
@@ -106,17 +143,39 @@ def safe_load(filename: Union[str, os.PathLike],
     filename = os.fspath(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint not found: {filename}')
+    check_checkpoint_file(filename)
     try:
         with torch.serialization.safe_globals(allowed_globals()):
             return torch.load(
                 filename, map_location=map_location, weights_only=True)
+    except (EOFError, zipfile.BadZipFile) as exc:
+        raise CorruptCheckpointError(
+            f'{filename}: truncated or damaged checkpoint ({exc or type(exc).__name__}); '
+            'use an earlier checkpoint.') from None
+    except RuntimeError as exc:
+        if 'PytorchStreamReader' not in str(exc) and 'zip archive' not in str(exc):
+            raise
+        raise CorruptCheckpointError(
+            f'{filename}: damaged checkpoint ({str(exc).splitlines()[0]}); use an '
+            'earlier checkpoint.') from None
     except pickle.UnpicklingError as exc:
+        if _is_garbage(str(exc)):
+            raise CorruptCheckpointError(
+                f'{filename}: damaged checkpoint, its data does not unpickle '
+                f'({_refused_object(str(exc))}); use an earlier checkpoint.') from None
         raise UnsafeCheckpointError(
             f'{filename}: {_refused_object(str(exc))}, so it was not '
             "unpickled. cankd loads plain data (tensors, containers, numbers, "
             'strings), numpy arrays/dtypes and mmengine HistoryBuffer only. If '
             'you trust the file, re-save its tensors with '
             "torch.save({'state_dict': ...}) and load that.") from None
+
+
+def _is_garbage(message: str) -> bool:
+    """Whether torch's unpickling error is about bytes, not a refused object."""
+    return _GLOBAL_RE.search(message) is None and any(
+        m in message for m in ('invalid load key', 'truncated', 'ran out of input',
+                               'Unsupported operand', 'unpickling stack underflow'))
 
 
 def _refused_object(message: str) -> str:
@@ -199,4 +258,6 @@ def install_safe_loading() -> None:
     from mmengine.runner import runner as mme_runner
     mme_ckpt.save_checkpoint = save_checkpoint
     mme_runner.save_checkpoint = save_checkpoint
+    from .checkpoint_saving import install_safe_saving
+    install_safe_saving()
     _installed = True

@@ -1,3 +1,5 @@
+import os
+import os.path as osp
 from collections import OrderedDict
 from typing import Optional
 
@@ -27,9 +29,32 @@ def extract_student(checkpoint: dict) -> dict:
     return {'state_dict': student, 'meta': meta}
 
 
-def convert_kd_ckpt_to_student(src: str, dst: Optional[str] = None) -> dict:
-    """Load ``src`` safely, extract the student, and save it atomically to ``dst``."""
+def check_export_target(src: str, dst: str, force: bool = False) -> None:
+    """Refuse an output that would destroy work: the input itself, an existing
+    file without ``force``, a directory, or a folder that does not exist."""
+    if osp.isdir(dst):
+        raise IsADirectoryError(f'--out-path {dst} is a directory; give a file path such as '
+                                f'{osp.join(dst, "student.pth")}')
+    if osp.exists(dst) and osp.exists(src) and osp.samefile(src, dst):
+        raise ValueError(f'--out-path {dst} is the input checkpoint: exporting onto it would '
+                         'replace the distillation checkpoint with the student; write the '
+                         'student to another file')
+    if osp.exists(dst) and not force:
+        raise FileExistsError(f'--out-path {dst} exists; pass --force to overwrite it')
+    folder = osp.dirname(osp.abspath(dst))
+    if not osp.isdir(folder):
+        raise FileNotFoundError(f'--out-path {dst}: folder {folder} does not exist')
+    if not os.access(folder, os.W_OK):
+        raise PermissionError(f'--out-path {dst}: folder {folder} is not writable')
+
+
+def convert_kd_ckpt_to_student(src: str, dst: Optional[str] = None,
+                               force: bool = False) -> dict:
+    """Load ``src`` safely, extract the student, and save it atomically to
+    ``dst`` (checked first by :func:`check_export_target`)."""
     from .io import atomic_torch_save
+    if dst is not None:
+        check_export_target(src, dst, force)
     student = extract_student(safe_load(src, map_location='cpu'))
     if dst is not None:
         atomic_torch_save(student, dst)

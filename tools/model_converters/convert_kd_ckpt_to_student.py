@@ -5,7 +5,8 @@
 
 Works on cankd and mmrazor checkpoints (student weights under ``architecture.``).
 The output loads in plain mmdet/mmseg (``load_from``/``tools/test.py``) with
-no missing or unexpected keys.
+no missing or unexpected keys. The input is never overwritten, nor an existing
+output without ``--force``.
 """
 import argparse
 import os.path as osp
@@ -13,18 +14,23 @@ import os.path as osp
 from cankd.utils.student_export import convert_kd_ckpt_to_student
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('checkpoint', help='distillation checkpoint (.pth)')
     parser.add_argument('--out-path', required=True, help='where to write the student')
-    return parser.parse_args()
+    parser.add_argument('--force', action='store_true',
+                        help='overwrite an existing --out-path (never the input)')
+    return parser.parse_args(argv)
 
 
-def main():
-    args = parse_args()
+def main(argv=None):
+    args = parse_args(argv)
     if not osp.isfile(args.checkpoint):
         raise SystemExit(f'checkpoint not found: {args.checkpoint}')
-    student = convert_kd_ckpt_to_student(args.checkpoint, args.out_path)
+    try:
+        student = convert_kd_ckpt_to_student(args.checkpoint, args.out_path, force=args.force)
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f'error: {exc}') from None
     n_params = sum(v.numel() for v in student['state_dict'].values())
     print(f'wrote {args.out_path}: {len(student["state_dict"])} tensors, '
           f'{n_params / 1e6:.2f}M values')

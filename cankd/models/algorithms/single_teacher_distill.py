@@ -1,18 +1,27 @@
+import contextlib
 import os.path as osp
 from typing import Dict, List, Optional, Union
 
 import torch
 from mmengine.model import BaseModel
-from mmengine.runner import load_checkpoint
 from mmengine.structures import BaseDataElement
 from mmengine.utils import is_str
 from torch import nn
 
 from cankd.registry import MODELS
 from .build import build_submodel
+from .teacher_checkpoint import load_teacher_checkpoint
 
 _URL_PREFIXES = ('http://', 'https://', 'torchvision://', 'open-mmlab://', 'openmmlab://',
                  'mmcls://', 'modelzoo://')
+
+
+class _NoDeliveries(contextlib.nullcontext):
+    def __len__(self) -> int:
+        return 0
+
+
+_NO_DELIVERIES = _NoDeliveries()
 
 
 def _add_prefix(losses: dict, prefix: str) -> dict:
@@ -28,6 +37,14 @@ def _normalisation(preprocessor) -> Optional[dict]:
                          getattr(preprocessor, 'channel_conversion', False))
     return dict(normalize=preprocessor._enable_normalize, bgr_to_rgb=conversion,
                 mean=getattr(preprocessor, 'mean', None), std=getattr(preprocessor, 'std', None))
+
+
+def _check_model_arg(value, name: str) -> None:
+    """mmrazor's check: a submodel is a config dict or a built model."""
+    if not isinstance(value, (dict, nn.Module)):
+        raise TypeError(f'{name} should be a `dict` or `nn.Module` (BaseModel) instance, '
+                        f'but got {type(value)}: give the model config, or '
+                        f'dict(cfg_path=...) for a config file')
 
 
 def _same_normalisation(a: dict, b: dict) -> bool:
@@ -52,7 +69,11 @@ class SingleTeacherDistill(BaseModel):
         teacher: the teacher, same forms.
         distiller: a distiller config, e.g. ``ConfigurableDistiller``.
         teacher_ckpt: local path or URL loaded into the teacher at build time;
-            a missing local file is an error before training starts.
+            a missing local file, or weights that do not fit the teacher
+            (missing, unexpected or differently shaped tensors; a student's or
+            a distillation checkpoint), is an error before training starts.
+        teacher_ckpt_strict: set False to load only the tensors of
+            ``teacher_ckpt`` that fit, with a warning listing the others.
         teacher_trainable: must stay False (mmrazor's key, kept for porting):
             the teacher is frozen, in eval mode, under no_grad.
         teacher_norm_eval: mmrazor's key; a frozen teacher is always in eval
@@ -67,6 +88,7 @@ class SingleTeacherDistill(BaseModel):
                  teacher: Union[dict, nn.Module],
                  distiller: dict,
                  teacher_ckpt: Optional[str] = None,
+                 teacher_ckpt_strict: bool = True,
                  teacher_trainable: bool = False,
                  teacher_norm_eval: bool = True,
                  student_trainable: bool = True,
@@ -81,6 +103,8 @@ class SingleTeacherDistill(BaseModel):
             raise ValueError('teacher_trainable=True is not supported: the distill losses '
                              'detach the teacher and the teacher has no task loss here, so '
                              'nothing would train it; keep the teacher frozen')
+        _check_model_arg(architecture, 'architecture')
+        _check_model_arg(teacher, 'teacher')
         student = build_submodel(architecture)
         if data_preprocessor is None:
             data_preprocessor = getattr(student, 'data_preprocessor', None)
@@ -88,7 +112,7 @@ class SingleTeacherDistill(BaseModel):
         self.architecture = student
         self.teacher = build_submodel(teacher)
         if teacher_ckpt:
-            load_checkpoint(self.teacher, teacher_ckpt, map_location='cpu')
+            load_teacher_checkpoint(self.teacher, teacher_ckpt, strict=teacher_ckpt_strict)
             # Keep the Runner's init_weights() from overwriting the loaded weights.
             self.teacher._is_init = True
         self.teacher.requires_grad_(False)
@@ -117,8 +141,11 @@ class SingleTeacherDistill(BaseModel):
         raise ValueError(f'mode must be "loss", "predict" or "tensor", got {mode!r}')
 
     def teacher_forward(self, inputs: torch.Tensor, data_samples) -> None:
-        """The teacher's whole forward (backbone, neck, heads), no task loss."""
-        self.teacher(inputs, data_samples, mode='tensor')
+        """The teacher's whole forward (backbone, neck, heads), no task loss;
+        with ``distill_deliveries``, ``mode='loss'`` as in mmrazor, so what
+        the student's loss path calls (e.g. a sampler) was recorded."""
+        mode = 'loss' if len(getattr(self.distiller, 'deliveries', ())) else 'tensor'
+        self.teacher(inputs, data_samples, mode=mode)
 
     def teacher_inputs(self, inputs: torch.Tensor) -> torch.Tensor:
         """``inputs`` (normalised by the student's data preprocessor) as the
@@ -136,15 +163,22 @@ class SingleTeacherDistill(BaseModel):
 
     def loss(self, inputs: torch.Tensor, data_samples) -> Dict[str, torch.Tensor]:
         losses = {}
-        with self.distiller.teacher_recorders:
+        deliveries = getattr(self.distiller, 'deliveries', None) or _NO_DELIVERIES
+        if hasattr(self.distiller, 'set_deliveries_override'):
+            self.distiller.set_deliveries_override(False)  # teacher: record
+        with self.distiller.teacher_recorders, deliveries:
             with torch.no_grad():
                 self.teacher_forward(self.teacher_inputs(inputs), data_samples)
-        with self.distiller.student_recorders:
+        if hasattr(self.distiller, 'set_deliveries_override'):
+            self.distiller.set_deliveries_override(True)  # student: replay
+        with self.distiller.student_recorders, deliveries:
             if self.calculate_student_loss:
                 student_losses = self.architecture(inputs, data_samples, mode='loss')
                 losses.update(_add_prefix(student_losses, 'student'))
             else:
-                self.architecture(inputs, data_samples, mode='tensor')
+                # With deliveries, the loss path the teacher ran (mmrazor).
+                self.architecture(inputs, data_samples,
+                                  mode='loss' if len(deliveries) else 'tensor')
         losses.update(_add_prefix(self.distiller.compute_distill_losses(data_samples), 'distill'))
         self.distiller.reset_records()
         return losses
