@@ -48,7 +48,8 @@ def _softmax_attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.
     ``scaled_dot_product_attention`` with ``scale=1`` keeps only a per-query
     log-sum-exp for backward (flash kernel), never the HW x N matrix. The
     fused kernel wants one head size, so the narrower side is zero-padded
-    (zeros change neither Q^T K nor the kept columns of Y).
+    (zeros change neither Q^T K nor the kept columns of Y); 'gaussian' avoids
+    that by passing W V as the values.
     """
     cq, cv = q.shape[1], v.shape[1]
     e = max(cq, cv)
@@ -253,6 +254,12 @@ class NonLocalKDLoss(CanKDLoss):
                 a, bk = self.concat_project.weight.to(dtype).view(2, ci, 1).unbind(0)
                 u = (q * a).sum(1)  # B x HW
                 y = _concat_attend(u, (k * bk).sum(1), v)
+            elif self.pairwise == 'gaussian' and not self.deformable:
+                # rows of A sum to 1 and W is pointwise: W(Y) = A (W V)^T + b, so the
+                # values are W V (C rows, as wide as the raw-feature queries: no padding)
+                w_weight = self.W.weight.to(dtype).view(c, ci).expand(b, -1, -1)
+                wy = _softmax_attend(q, k, torch.bmm(w_weight, v)) \
+                    + self.W.bias.to(dtype).view(1, -1, 1)
             else:
                 y = _softmax_attend(q, k, v)
             if wy is None:
@@ -261,7 +268,9 @@ class NonLocalKDLoss(CanKDLoss):
                 else:
                     wy = self._project(self.W.weight.to(dtype), y, self.W.bias.to(dtype)
                                        .view(1, -1, 1).expand(b, -1, -1))
-            z = wy.view(b, c, h, w)
+            # contiguous: CPU BatchNorm2d backward is wrong for a batch-1 input with
+            # an odd batch stride (a view of a transposed tensor; seen in torch 2.13)
+            z = wy.contiguous().view(b, c, h, w)
             if self.bn is not None:
                 z = self.bn(z)
             if self.residual:

@@ -96,7 +96,7 @@ def build(name, dtype=torch.float64, seed=1, **kw):
     with torch.no_grad():
         for pname, prm in m.named_parameters():
             scale = 0.02 if 'conv_offset' in pname else 1.0  # offsets of a fraction of a pixel
-            if m.pairwise == 'concatenation' and pname in ('theta.bias', 'phi.bias'):
+            if getattr(m, 'pairwise', '') == 'concatenation' and pname.endswith('.bias'):
                 scale = 0.05  # relu(u_i + v_j) of both signs
             prm.copy_(scale * torch.randn(prm.shape, generator=gen))
         if m.bn is not None:
