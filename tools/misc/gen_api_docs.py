@@ -29,6 +29,7 @@ SECTIONS = [
     ('cankd.models.distillers', 'Distillers'),
     ('cankd.models.recorders', 'Recorders'),
     ('cankd.models.connectors', 'Connectors'),
+    ('cankd.models.deliveries', 'Deliveries'),
     ('cankd.models.losses', 'Distillation losses'),
     ('cankd.engine.runner', 'Loops'),
     ('cankd.datasets', 'Toy datasets'),
