@@ -25,6 +25,7 @@ from mmengine.runner import Runner
 
 from cankd.utils import (exit_without_native_teardown, register_all_modules,
                          setup_cpu_distributed, shutdown_distributed)
+from cankd.utils.launcher import explain_collective_timeout
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -145,7 +146,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     register_all()
     setup_cpu_distributed(cfg, args.launcher)
     runner = build_runner(cfg)
-    runner.train()
+    with explain_collective_timeout(cfg):  # a stuck peer: say so, exit 1
+        runner.train()
 
 
 if __name__ == '__main__':

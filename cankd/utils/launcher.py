@@ -24,6 +24,7 @@ import logging
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from typing import NoReturn, Optional
 
 import torch
@@ -35,9 +36,19 @@ from mmengine.logging import print_log
 from torch.nn.parallel import DistributedDataParallel
 
 __all__ = ['setup_cpu_distributed', 'shutdown_distributed', 'exit_without_native_teardown',
-           'LAUNCHERS']
+           'LAUNCHERS', 'DEFAULT_DIST_TIMEOUT', 'apply_dist_timeout',
+           'explain_collective_timeout']
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+
+# Seconds a collective (DDP's gradient all-reduce, the evaluation gather, a
+# barrier) waits for the other ranks before failing. torch's default is 30 min
+# for gloo; a stuck rank then freezes the whole job that long, silently. 10 min
+# is ample for the longest legitimate wait of a training run (rank 0 saving a
+# checkpoint or computing COCO metrics while the others wait).
+DEFAULT_DIST_TIMEOUT = 600
+DIST_TIMEOUT_ENV = 'DIST_TIMEOUT'
+_TIMEOUT_KEY = 'env_cfg.dist_cfg.timeout'
 
 
 def _has_accelerator() -> bool:
@@ -85,6 +96,83 @@ def _export_launcher_env(launcher: str) -> None:
         os.environ.setdefault('MASTER_PORT', '29500')
         if 'MASTER_ADDR' not in os.environ:
             raise KeyError('launcher \'mpi\' needs the environment variable MASTER_ADDR')
+
+
+def apply_dist_timeout(cfg: Config) -> int:
+    """Set ``env_cfg.dist_cfg.timeout`` (seconds) for a distributed run.
+
+    Priority: the environment variable ``DIST_TIMEOUT`` (what
+    ``tools/dist_train.sh`` and ``tools/slurm_train.sh`` pass on), then the
+    config's ``env_cfg.dist_cfg.timeout``, then :data:`DEFAULT_DIST_TIMEOUT`.
+    mmengine's ``init_dist`` (GPU) and :func:`setup_cpu_distributed` (CPU)
+    both read the config key.
+
+    Returns:
+        The timeout in seconds.
+
+    Raises:
+        ValueError: ``DIST_TIMEOUT`` or the config value is not a positive number.
+    """
+    env_cfg = cfg.get('env_cfg')
+    if env_cfg is None:
+        cfg.env_cfg = env_cfg = Config(dict(dist_cfg=dict(backend='nccl')))
+    if env_cfg.get('dist_cfg') is None:
+        env_cfg.dist_cfg = dict(backend='nccl')
+    dist_cfg = env_cfg.dist_cfg
+    from_env = os.environ.get(DIST_TIMEOUT_ENV, '').strip()
+    if from_env:
+        source, value = f'{DIST_TIMEOUT_ENV}={from_env!r}', from_env
+    elif dist_cfg.get('timeout') is not None:
+        source, value = f'{_TIMEOUT_KEY}={dist_cfg["timeout"]!r}', dist_cfg['timeout']
+    else:
+        source, value = 'default', DEFAULT_DIST_TIMEOUT
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1
+    if not seconds > 0:
+        raise ValueError(f'{source}: the collective timeout must be a positive number of '
+                         f'seconds, e.g. {DIST_TIMEOUT_ENV}={DEFAULT_DIST_TIMEOUT}')
+    seconds = int(seconds) if seconds == int(seconds) else seconds
+    dist_cfg['timeout'] = seconds
+    return seconds
+
+
+def _is_collective_timeout(error: BaseException) -> bool:
+    text = str(error)
+    return ('Timed out waiting' in text  # gloo
+            or 'collective operation timeout' in text  # NCCL watchdog
+            or ('timed out' in text.lower() and 'Socket' in text))  # c10d store
+
+
+def _timeout_message(timeout, error: BaseException) -> str:
+    first_line = (str(error).strip().splitlines() or [''])[0]
+    rank = torch_dist.get_rank() if torch_dist.is_initialized() else os.environ.get('RANK', '?')
+    return (
+        f'rank {rank}: a collective operation (gradient all-reduce, evaluation gather or '
+        f'barrier) waited more than {timeout} s for the other ranks ({_TIMEOUT_KEY} = '
+        f'{timeout}): another rank is stuck or dead, see its log. If a rank legitimately '
+        f'needs longer between two collectives (a slow checkpoint save or evaluation), '
+        f'raise the limit: {DIST_TIMEOUT_ENV}=SECONDS tools/dist_train.sh ... (or '
+        f'tools/slurm_train.sh), or --cfg-options {_TIMEOUT_KEY}=SECONDS. '
+        f'[{type(error).__name__}: {first_line}]')
+
+
+@contextmanager
+def explain_collective_timeout(cfg: Config):
+    """Turn a collective's timeout inside the block into a logged error that
+    names the timeout and how to change it (console and the run's log file),
+    then ``SystemExit(1)``; other errors pass unchanged."""
+    try:
+        yield
+    except RuntimeError as error:
+        if not (torch_dist.is_available() and torch_dist.is_initialized()
+                and _is_collective_timeout(error)):
+            raise
+        timeout = ((cfg.get('env_cfg') or {}).get('dist_cfg') or {}).get('timeout')
+        message = _timeout_message(timeout, error)
+        print_log(message, logger='current', level=logging.ERROR)
+        raise SystemExit(1) from None
 
 
 def _cpu_wrapper_cfg(cfg: Config) -> dict:
@@ -142,7 +230,12 @@ def setup_cpu_distributed(cfg: Config, launcher: Optional[str] = None) -> bool:
     launcher = cfg.get('launcher', 'none') if launcher is None else launcher
     if launcher not in LAUNCHERS:
         raise ValueError(f'launcher must be one of {LAUNCHERS}, got {launcher!r}')
-    if launcher == 'none' or _has_accelerator():
+    if launcher == 'none':
+        return False
+    timeout = apply_dist_timeout(cfg)
+    if _has_accelerator():
+        print_log(f'collective timeout: {timeout} s ({_TIMEOUT_KEY}; change it with '
+                  f'{DIST_TIMEOUT_ENV}=SECONDS)', logger='current')
         return False
     if torch_dist.is_available() and torch_dist.is_initialized():
         return False
@@ -152,20 +245,13 @@ def setup_cpu_distributed(cfg: Config, launcher: Optional[str] = None) -> bool:
             f'with the gloo backend, which this torch build ({torch.__version__}) lacks')
 
     _export_launcher_env(launcher)
-    dist_cfg = dict(cfg.get('env_cfg', {}).get('dist_cfg', {}) or {})
-    kwargs = {}
-    if dist_cfg.get('timeout') is not None:
-        kwargs['timeout'] = datetime.timedelta(seconds=dist_cfg['timeout'])
     torch_dist.init_process_group(
         backend='gloo',
         init_method='env://',
         rank=int(os.environ['RANK']),
         world_size=int(os.environ['WORLD_SIZE']),
-        **kwargs)
-
-    if cfg.get('env_cfg') is not None:
-        cfg.env_cfg.setdefault('dist_cfg', {})
-        cfg.env_cfg.dist_cfg['backend'] = 'gloo'
+        timeout=datetime.timedelta(seconds=timeout))
+    cfg.env_cfg.dist_cfg['backend'] = 'gloo'
     cfg.model_wrapper_cfg = _cpu_wrapper_cfg(cfg)
     # torch's SyncBatchNorm refuses CPU tensors: each process normalises its
     # own batch instead (what mmengine does for a single-process run).
@@ -176,7 +262,9 @@ def setup_cpu_distributed(cfg: Config, launcher: Optional[str] = None) -> bool:
                   'a GPU)', logger='current', level=logging.WARNING)
     print_log(
         f'CPU distributed: gloo process group, rank {torch_dist.get_rank()} of '
-        f'{torch_dist.get_world_size()} ({launcher} launcher)', logger='current')
+        f'{torch_dist.get_world_size()} ({launcher} launcher), collective timeout '
+        f'{timeout} s ({_TIMEOUT_KEY}; change it with {DIST_TIMEOUT_ENV}=SECONDS)',
+        logger='current')
     return True
 
 
