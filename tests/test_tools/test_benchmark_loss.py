@@ -36,6 +36,17 @@ def test_tiny_run_writes_json_and_png(tool, tmp_path):
     assert records[0]['selected_order'] == 'linear'
     png = out / 'loss_benchmark.png'
     assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    # softmax NLKD variants side by side with the official evaluation
+    variants = data['variants']['records']
+    assert [(r['loss'], r['impl']) for r in variants] == [
+        (loss, impl) for loss in ('NLKD_IN_Gaussian_Loss', 'NLKD_IN_EBGaussian_Loss')
+        for impl in ('ours', 'official')]
+    for r in variants:
+        assert 'error' not in r, r
+        assert r['time_ms'] > 0 and r['peak_mem_mb'] > 0 and r['runs'] >= 2
+        assert r['impl'] == 'ours' or r['max_rel_err'] < 1e-4
+    assert set(data['variants']['summary']) == {'custom0/gaussian', 'custom0/embedded_gaussian'}
+    assert (out / 'nlkd_variants.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     assert not list(out.glob('.tmp_*'))  # atomic writes leave no temp files
 
 
@@ -45,3 +56,11 @@ def test_cases(tool):
     full = {c['name']: c['shape'] for c in tool.build_cases(quick=False, shapes=None)}
     assert full['P7'] == (2, 256, 7, 11) and full['seg-layer4'] == (2, 2048, 64, 128)
     assert full['200x168'] == (2, 256, 200, 168)
+
+
+def test_variants_only_cases(tool):
+    from cankd.utils.benchmark_nlkd import variant_cases
+    full = tool.build_cases(quick=False, shapes=None)
+    assert [c['name'] for c in variant_cases(full)] == ['P3', 'seg-layer4']
+    args = tool.parse_args(['--out', 'x', '--variants-only'])
+    assert args.variants_only and not args.no_variants
