@@ -6,6 +6,11 @@ feature alignment and a deformable block. :class:`NonLocalKDLoss` computes
 each of them exactly; the official names (tori-hotaru/CanKD @ f951e3a,
 ``mmrazor/models/losses/nlkd_*.py``, ``dcn_nlkd_loss.py``) are thin aliases
 that fix the options and take the official constructor arguments.
+
+Checked: every alias against a float64 transcription of its formula (tests),
+and once against the official files themselves, run in float64 on the same
+weights (loss and all gradients equal to rounding). Official oddities and
+what ``strict_official`` does: docs/methods.md, "The NLKD family".
 """
 from typing import Optional, Sequence, Union
 
