@@ -25,6 +25,7 @@ from mmengine.runner import Runner
 
 from cankd.utils import (exit_without_native_teardown, register_all_modules,
                          setup_cpu_distributed, shutdown_distributed)
+from cankd.utils.data_check import DatasetError, build_checked_dataloaders, check_data_or_exit
 from cankd.utils.launcher import explain_collective_timeout
 
 
@@ -36,6 +37,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--amp', action='store_true',
         help='mixed precision: fp16 AMP on a GPU, bfloat16 autocast on CPU')
+    parser.add_argument(
+        '--check-data', action='store_true',
+        help='first decode every train/val image and list the bad files (exit 1 if any); '
+        'then train')
     parser.add_argument(
         '--auto-scale-lr', action='store_true',
         help='scale the LR by (total batch size / auto_scale_lr.base_batch_size)')
@@ -144,8 +149,14 @@ def main(argv: Optional[List[str]] = None) -> None:
         raise SystemExit(f'--resume: checkpoint not found: {args.resume}')
     cfg = build_config(args)  # option errors surface here, before the heavy imports
     register_all()
+    if args.check_data:
+        check_data_or_exit(cfg)
     setup_cpu_distributed(cfg, args.launcher)
     runner = build_runner(cfg)
+    try:  # an empty dataset: name it, its data_root and annotation file
+        build_checked_dataloaders(runner)
+    except DatasetError as error:
+        raise SystemExit(f'error: {error}') from None
     with explain_collective_timeout(cfg):  # a stuck peer: say so, exit 1
         runner.train()
 
