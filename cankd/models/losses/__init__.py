@@ -3,6 +3,7 @@ from .ab_loss import ABLoss
 from .acam_kd import ACAMKDLoss
 from .at_loss import ATLoss
 from .cankd_loss import CanKDLoss, select_association_order
+from .crosskd import CrossKDBoxLoss, KDQualityFocalLoss
 from .cwd import ChannelWiseDivergence
 from .decoupled_kd import DKDLoss
 from .dist_loss import DISTLoss
@@ -13,7 +14,9 @@ from .kd_soft_ce import KDSoftCELoss
 from .kl_divergence import KLDivergence
 from .l1_loss import L1Loss
 from .l2_loss import L2Loss
+from .ld_loss import LocalizationDistillLoss
 from .mgd import MGDLoss
+from .mse_loss import MSELoss
 from .nlkd_family import NonLocalKDLoss
 from .ofd_loss import OFDLoss
 from .pkd import PKDLoss
@@ -21,7 +24,11 @@ from .pkd import PKDLoss
 __all__ = [
     'CanKDLoss', 'select_association_order', 'ACAMKDLoss', 'ChannelWiseDivergence', 'FGDLoss',
     'L2Loss', 'MGDLoss', 'PKDLoss', 'NonLocalKDLoss',
+    # head distillation: CrossKD, LD
+    'KDQualityFocalLoss', 'CrossKDBoxLoss', 'LocalizationDistillLoss',
     # mmrazor's losses, under mmrazor's names
     'ABLoss', 'ATLoss', 'DISTLoss', 'DKDLoss', 'FBKDLoss', 'FTLoss', 'KDSoftCELoss',
-    'KLDivergence', 'L1Loss', 'OFDLoss'
+    'KLDivergence', 'L1Loss', 'OFDLoss',
+    # the official CanKD Deformable DETR config's loss
+    'MSELoss'
 ]
