@@ -8,6 +8,7 @@ from mmengine.registry import DefaultScope
 from torch import nn
 
 from cankd.registry import MODELS
+from cankd.utils.package_config import resolve_package_cfg_path
 
 _REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 # Where a type without a scope is looked for, in this order.
@@ -40,7 +41,15 @@ def _load_model_config(cfg_path: str, pretrained: bool) -> Config:
     """``mmdet::...``-style package configs via mmengine.hub; other paths as
     files, relative to the working directory or to the cankd checkout."""
     if '::' in cfg_path:
-        return get_config(cfg_path, pretrained=pretrained)
+        # mmdet 2.x / mmseg 0.x names (mmrazor's configs) -> the installed file
+        resolved = resolve_package_cfg_path(cfg_path)
+        cfg = get_config(resolved, pretrained=pretrained)
+        if pretrained and 'model_path' not in cfg:
+            raise ValueError(f'pretrained=True: {resolved} has no model-zoo checkpoint in '
+                             f'the {resolved.partition("::")[0]} metafiles; set '
+                             'pretrained=False and give the weights as teacher_ckpt or '
+                             'init_cfg')
+        return cfg
     path = cfg_path if osp.isfile(cfg_path) else osp.join(_REPO_ROOT, cfg_path)
     if not osp.isfile(path):
         raise FileNotFoundError(f'cfg_path not found: {cfg_path} (looked in the working '
