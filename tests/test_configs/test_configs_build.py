@@ -21,7 +21,8 @@ def test_configs_are_found():
 def test_config_builds_without_downloads(path, load_config):
     cfg = load_config(path)
     model_cfg = cfg.model
-    is_distill = model_cfg.get('type') in ('FpnTeacherDistill', 'SingleTeacherDistill')
+    is_distill = model_cfg.get('type') in ('FpnTeacherDistill', 'SingleTeacherDistill',
+                                          'CrossKDDistill')
     if is_distill:
         # Building never downloads (init_cfg weights load in init_weights(),
         # which this test does not call); the teacher checkpoint would.
