@@ -54,6 +54,19 @@ def _same_normalisation(a: dict, b: dict) -> bool:
                                   and torch.equal(a['std'], b['std']))
 
 
+def renormalise_for(inputs: torch.Tensor, student_preprocessor, teacher: nn.Module) -> torch.Tensor:
+    """``inputs``, normalised by ``student_preprocessor``, as ``teacher``'s own
+    data preprocessor would have normalised them (unchanged when they agree)."""
+    student = _normalisation(student_preprocessor)
+    teacher = _normalisation(getattr(teacher, 'data_preprocessor', None))
+    if student is None or teacher is None or _same_normalisation(student, teacher):
+        return inputs
+    raw = inputs * student['std'] + student['mean'] if student['normalize'] else inputs
+    if student['bgr_to_rgb'] != teacher['bgr_to_rgb']:
+        raw = raw.flip(1)
+    return (raw - teacher['mean']) / teacher['std'] if teacher['normalize'] else raw
+
+
 @MODELS.register_module()
 class SingleTeacherDistill(BaseModel):
     """One frozen teacher, one trained student (mmrazor's config vocabulary).
@@ -152,14 +165,7 @@ class SingleTeacherDistill(BaseModel):
         teacher's own preprocessor would normalise them: a caffe-style teacher
         (BGR, std 1) next to a pytorch-style student must not see the student's
         normalisation."""
-        student = _normalisation(self.data_preprocessor)
-        teacher = _normalisation(getattr(self.teacher, 'data_preprocessor', None))
-        if student is None or teacher is None or _same_normalisation(student, teacher):
-            return inputs
-        raw = inputs * student['std'] + student['mean'] if student['normalize'] else inputs
-        if student['bgr_to_rgb'] != teacher['bgr_to_rgb']:
-            raw = raw.flip(1)
-        return (raw - teacher['mean']) / teacher['std'] if teacher['normalize'] else raw
+        return renormalise_for(inputs, self.data_preprocessor, self.teacher)
 
     def loss(self, inputs: torch.Tensor, data_samples) -> Dict[str, torch.Tensor]:
         losses = {}

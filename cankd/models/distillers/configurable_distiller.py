@@ -67,6 +67,9 @@ class ConfigurableDistiller(BaseModule):
     ``TypeError``.
     """
 
+    # Keys of a loss_forward_mappings entry.
+    _spec_keys = _SPEC_KEYS
+
     def __init__(self,
                  student_recorders: Optional[Dict[str, dict]] = None,
                  teacher_recorders: Optional[Dict[str, dict]] = None,
@@ -134,18 +137,17 @@ class ConfigurableDistiller(BaseModule):
     def _check_spec(self, key: str, spec: dict) -> None:
         if not isinstance(spec, dict):
             raise TypeError(f'{key} must be a dict with keys {_SPEC_KEYS}, got {spec!r}')
-        unknown = set(spec) - set(_SPEC_KEYS)
+        unknown = set(spec) - set(self._spec_keys)
         if unknown:
             raise DistillConfigError(
-                f'{key}: unknown key(s) {sorted(unknown)}; valid: {_SPEC_KEYS}')
+                f'{key}: unknown key(s) {sorted(unknown)}; valid: {self._spec_keys}')
         for required in ('from_student', 'recorder'):
             if required not in spec:
                 raise DistillConfigError(f'{key}: missing {required!r}')
         if not isinstance(spec['from_student'], bool):
             raise TypeError(f'{key}.from_student should be a bool instance, but got '
                             f'{type(spec["from_student"])}')
-        manager = self.student_recorders if spec['from_student'] else self.teacher_recorders
-        side = 'student_recorders' if spec['from_student'] else 'teacher_recorders'
+        manager, side = self._recorders_for(key, spec)
         if spec['recorder'] not in manager.recorders:
             raise DistillConfigError(f'{key}.recorder: no recorder {spec["recorder"]!r} in {side}; '
                                      f'valid: {sorted(manager.recorders)}')
@@ -165,8 +167,15 @@ class ConfigurableDistiller(BaseModule):
     def prepare_from_teacher(self, model: nn.Module) -> None:
         self.teacher_recorders.initialize(model)
 
+    def _recorders_for(self, key: str, spec: dict):
+        """The recorder manager a mapping entry reads, and its config key
+        (MultiTeacherDistiller picks the teacher's)."""
+        if spec['from_student']:
+            return self.student_recorders, 'student_recorders'
+        return self.teacher_recorders, 'teacher_recorders'
+
     def get_record(self, key: str, spec: dict) -> Any:
-        manager = self.student_recorders if spec['from_student'] else self.teacher_recorders
+        manager, _ = self._recorders_for(key, spec)
         recorder = manager.get_recorder(spec['recorder'])
         try:
             data = recorder.get_record_data(spec.get('record_idx', 0), spec.get('data_idx'))
