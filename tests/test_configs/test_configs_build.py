@@ -21,12 +21,17 @@ def test_configs_are_found():
 def test_config_builds_without_downloads(path, load_config):
     cfg = load_config(path)
     model_cfg = cfg.model
-    is_distill = model_cfg.get('type') in ('FpnTeacherDistill', 'SingleTeacherDistill',
-                                          'CrossKDDistill')
-    if is_distill:
+    is_multi = model_cfg.get('type') == 'MultiTeacherDistill'
+    is_distill = is_multi or model_cfg.get('type') in ('FpnTeacherDistill',
+                                                       'SingleTeacherDistill',
+                                                       'CrossKDDistill')
+    if is_multi:
+        for teacher in model_cfg.teachers.values():
+            teacher.ckpt = None  # building must never download
+    elif is_distill:
         # Building never downloads (init_cfg weights load in init_weights(),
         # which this test does not call); the teacher checkpoint would.
-        model_cfg.teacher_ckpt = None
+        teacher_ckpt, model_cfg.teacher_ckpt = model_cfg.get('teacher_ckpt'), None
     if not is_distill:
         # a plain mmdet/mmseg config: its models live in its default scope
         model_cfg.setdefault('_scope_', cfg.default_scope)
@@ -36,11 +41,14 @@ def test_config_builds_without_downloads(path, load_config):
     assert model.distiller.distill_losses, path
     assert all('loss' in name for name in model.distiller.distill_losses)
     assert cfg.val_cfg.type == 'cankd.SingleTeacherDistillValLoop'
-    # Pretrained(prefix=...) on the student must name modules the teacher has.
+    if is_multi:
+        return
+    # Pretrained(prefix=...) from the teacher's checkpoint on the student must
+    # name modules the teacher has (RTMDet-s's backbone prefix is ImageNet's).
     for name, module in model.student.named_children():
         init_cfg = getattr(module, 'init_cfg', None) or {}
         if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained' and \
-                init_cfg.get('prefix'):
+                init_cfg.get('prefix') and init_cfg.get('checkpoint') == teacher_ckpt:
             teacher_part = model.teacher.get_submodule(init_cfg['prefix'].rstrip('.'))
             assert set(teacher_part.state_dict()) == set(module.state_dict()), name
 

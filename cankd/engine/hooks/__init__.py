@@ -1,4 +1,7 @@
 from .exact_resume_hook import ExactResumeHook
 from .nonfinite_check_hook import NonFiniteCheckHook, NonFiniteLossError
+from .razor_visualization_hook import RazorVisualizationHook
+from .yolox_student_hook import DistillYOLOXModeSwitchHook
 
-__all__ = ['NonFiniteCheckHook', 'NonFiniteLossError', 'ExactResumeHook']
+__all__ = ['NonFiniteCheckHook', 'NonFiniteLossError', 'ExactResumeHook',
+           'DistillYOLOXModeSwitchHook', 'RazorVisualizationHook']

@@ -16,7 +16,8 @@ class SingleTeacherDistillValLoop(ValLoop):
     The student's metrics keep their usual names (``coco/bbox_mAP``,
     ``mIoU``), so ``CheckpointHook(save_best=...)`` works as for a plain model.
     With ``evaluate_teacher=True`` the teacher is evaluated once per run (the
-    first validation) and its metrics are logged with a ``teacher.`` prefix:
+    first validation) and its metrics are logged with a ``teacher.`` prefix
+    (``teacher.<name>.`` for each teacher of ``MultiTeacherDistill``):
     it is frozen, so evaluating it again would print the same numbers.
     """
 
@@ -39,19 +40,26 @@ class SingleTeacherDistillValLoop(ValLoop):
             self.run_iter(idx, data_batch)
         metrics = self.evaluator.evaluate(len(self.dataloader.dataset))
         if self.evaluate_teacher and not self._teacher_done:
-            teacher_metrics = self._evaluate_teacher()
-            metrics.update({f'teacher.{k}': v for k, v in teacher_metrics.items()})
+            for prefix, teacher in self._teachers():
+                teacher_metrics = self._evaluate_teacher(teacher)
+                metrics.update({f'{prefix}.{k}': v for k, v in teacher_metrics.items()})
             self._teacher_done = True
         self.runner.call_hook('after_val_epoch', metrics=metrics)
         self.runner.call_hook('after_val')
         return metrics
 
-    @torch.no_grad()
-    def _evaluate_teacher(self) -> dict:
+    def _teachers(self):
+        """(metric prefix, teacher): ``teacher`` for one, ``teacher.<name>``
+        for each of MultiTeacherDistill's ``teachers``."""
         model = self.runner.model
         if is_model_wrapper(model):
             model = model.module
-        teacher = model.teacher
+        if hasattr(model, 'teachers'):
+            return [(f'teacher.{name}', t) for name, t in model.teachers.items()]
+        return [('teacher', model.teacher)]
+
+    @torch.no_grad()
+    def _evaluate_teacher(self, teacher) -> dict:
         for data_batch in self.dataloader:
             with autocast(enabled=self.fp16):
                 outputs = teacher.val_step(data_batch)
