@@ -1,53 +1,25 @@
 """The main job in one command: distil a student on the embedded toy data.
 
-    python tools/quickstart.py [--task det|seg] [--work-dir DIR] [--seeds N]
+    python tools/quickstart.py [--task det|seg] [--work-dir DIR] [--seeds N] [--verbose]
 
 Generates the toy dataset if absent, trains the teacher (or reuses it), trains
 the student alone and the student with CanKD from the teacher (same schedule,
 same seeds), evaluates all three with the real metric (COCO bbox mAP through
 pycocotools, or mIoU), prints a table and writes ``DIR/summary.json`` and
-``DIR/val_curve.png`` (validation metric over training, student alone vs
-distilled).
-
-Every stage runs in ``DIR/<stage>/`` and ends by writing ``result.json``
-atomically. Run the same command again after an interruption: finished stages
-are reused, an unfinished one resumes from its last complete checkpoint.
-Models are evaluated as they are at the end of training (no best-checkpoint
-selection, since the validation split is also the split reported).
+``DIR/val_curve.png``. One progress line per stage; each stage's full
+mmengine log stays in ``DIR/<stage>/`` (``--verbose`` streams it instead).
+Rerunning after an interruption reuses finished stages and resumes the
+unfinished one. Logic: :mod:`cankd.apis.quickstart`.
 """
 import argparse
-import json
-import os
 import os.path as osp
-import statistics
 import sys
-import time
-from typing import Dict, List, Optional
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, REPO)
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import cankd  # noqa: E402,F401  (safe checkpoint loading, atomic saving)
-from mmengine.config import Config  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
 
-from cankd.utils.io import atomic_write_json  # noqa: E402
-
-TASKS = {
-    'det': dict(
-        teacher='configs/quickstart/retinanet_r18_toy-coco.py',
-        student='configs/quickstart/retinanet_r18-w16_toy-coco.py',
-        cankd='configs/quickstart/cankd_retinanet_r18-r18w16_toy-coco.py',
-        metric='coco/bbox_mAP', metric_name='bbox mAP', data='toy_coco', data_kwargs={}),
-    'seg': dict(
-        teacher='configs/quickstart/fcn_r18_toy-cityscapes.py',
-        student='configs/quickstart/fcn_r18-w8_toy-cityscapes.py',
-        cankd='configs/quickstart/cankd_fcn_r18w32-r18w8_toy-cityscapes.py',
-        metric='mIoU', metric_name='mIoU', data='toy_cityscapes',
-        data_kwargs=dict(img_size=(128, 64))),
-}
-# --quick: a smoke run of the whole pipeline (CI), not a meaningful comparison.
-QUICK = dict(max_iters=4, val_interval=2, num_train=8, num_val=4)
+from cankd.apis.quickstart import QUICK, TASKS, run_quickstart  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -66,213 +38,19 @@ def parse_args(argv=None):
     parser.add_argument('--quick', action='store_true',
                         help=f'smoke test: {QUICK["max_iters"]} iterations on '
                         f'{QUICK["num_train"]} images (CI)')
+    parser.add_argument('--verbose', action='store_true',
+                        help='stream mmengine\'s console output (hooks, config, per-class '
+                        'tables) instead of one progress line per stage')
     return parser.parse_args(argv)
 
 
-def make_data(task: str, root: str, quick: bool) -> str:
-    from cankd.datasets import make_toy_cityscapes, make_toy_coco
-    folder = osp.join(root, TASKS[task]['data'] + ('_quick' if quick else ''))
-    sizes = dict(num_train=QUICK['num_train'], num_val=QUICK['num_val']) if quick else {}
-    make = make_toy_coco if task == 'det' else make_toy_cityscapes
-    make(folder, **TASKS[task]['data_kwargs'], **sizes)
-    return folder
-
-
-def stage_config(task: str, kind: str, work_dir: str, data_root: str, seed: int,
-                 args, teacher_ckpt: Optional[str] = None) -> Config:
-    cfg = Config.fromfile(osp.join(REPO, TASKS[task][kind]))
-    cfg.work_dir = work_dir
-    cfg.randomness = dict(seed=seed)
-    _point_at_data(cfg, task, data_root)
-    max_iters = QUICK['max_iters'] if args.quick else args.max_iters
-    if max_iters:
-        val_interval = QUICK['val_interval'] if args.quick else max(max_iters // 5, 1)
-        cfg.train_cfg.max_iters = max_iters
-        cfg.train_cfg.val_interval = val_interval
-        cfg.default_hooks.checkpoint.interval = val_interval
-        _fit_schedulers(cfg.param_scheduler, max_iters)
-    if args.quick:
-        cfg.default_hooks.logger.interval = 1
-        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-            cfg[loader].batch_size = 2
-            cfg[loader].num_workers = 0
-            cfg[loader].persistent_workers = False
-    if kind == 'cankd':
-        cfg.model.teacher_ckpt = teacher_ckpt
-    # mmengine's visualizer is a per-name singleton: without a name of its own,
-    # a stage would log its scalars into the first stage's folder.
-    cfg.visualizer.name = f'quickstart_{osp.basename(work_dir)}_{id(cfg)}'
-    # Resume an interrupted run from its last complete checkpoint.
-    cfg.resume = osp.isfile(osp.join(work_dir, 'last_checkpoint'))
-    return cfg
-
-
-def _fit_schedulers(schedulers, max_iters: int) -> None:
-    """Rescale the configs' LR schedules to a different number of iterations."""
-    for scheduler in schedulers:
-        end = scheduler.get('end', max_iters)
-        if scheduler.get('type') == 'LinearLR':  # warm-up: keep it short
-            scheduler.end = min(end, max(max_iters // 10, 1))
-            continue
-        scale = max_iters / end
-        scheduler.end = max_iters
-        if 'milestones' in scheduler:
-            scheduler.milestones = [max(int(m * scale), 1) for m in scheduler.milestones]
-
-
-def _point_at_data(cfg: Config, task: str, data_root: str) -> None:
-    root = data_root.rstrip('/') + '/'
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].dataset.data_root = root
-    if task == 'det':
-        for evaluator in ('val_evaluator', 'test_evaluator'):
-            cfg[evaluator].ann_file = root + 'annotations/instances_val.json'
-
-
-def _val_curve(work_dir: str, metric: str) -> List[List[float]]:
-    """(iteration, metric) pairs from the LocalVisBackend scalars of the runs in work_dir."""
-    curve = {}
-    for run in sorted(os.listdir(work_dir)):
-        scalars = osp.join(work_dir, run, 'vis_data', 'scalars.json')
-        if not osp.isfile(scalars):
-            continue
-        with open(scalars) as f:
-            for line in f:
-                record = json.loads(line)
-                if metric in record:
-                    curve[int(record['step'])] = float(record[metric])
-    return [[step, value] for step, value in sorted(curve.items())]
-
-
-def run_stage(name: str, cfg: Config, metric: str) -> Dict:
-    """Train (or resume) then test one model; cached in work_dir/result.json."""
-    result_path = osp.join(cfg.work_dir, 'result.json')
-    if osp.isfile(result_path):
-        with open(result_path) as f:
-            result = json.load(f)
-        print(f'[quickstart] {name}: reusing {result_path}')
-        return result
-    print(f'[quickstart] {name}: training {cfg.train_cfg.max_iters} iterations '
-          f'in {cfg.work_dir}' + (' (resuming)' if cfg.resume else ''), flush=True)
-    runner = Runner.from_cfg(cfg)
-    start = time.perf_counter()
-    runner.train()
-    train_time = time.perf_counter() - start
-    metrics = runner.test()
-    if metric not in metrics:
-        # mmdet's CocoMetric reports nothing when a model detects nothing: mAP 0.
-        print(f'[quickstart] {name}: no {metric} in {sorted(metrics)}; the model made no '
-              'predictions, counted as 0')
-    model = runner.model.module if hasattr(runner.model, 'module') else runner.model
-    student = getattr(model, 'student', model)
-    checkpoint = osp.join(cfg.work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
-    result = dict(
-        stage=name,
-        metric=float(metrics.get(metric, 0.0)),
-        metrics={k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))},
-        params=sum(p.numel() for p in student.parameters()),
-        train_time_s=round(train_time, 1),
-        resumed=bool(cfg.resume),
-        checkpoint=checkpoint,
-        seed=cfg.randomness['seed'],
-        val_curve=_val_curve(cfg.work_dir, metric))
-    atomic_write_json(result, result_path)
-    return result
-
-
-def summarize(task: str, results: Dict[str, Dict], seeds: int) -> Dict:
-    metric = TASKS[task]['metric_name']
-    teacher = results['teacher']['metric']
-    student = [results[f'student_seed{s}']['metric'] for s in range(seeds)]
-    distilled = [results[f'cankd_seed{s}']['metric'] for s in range(seeds)]
-
-    def stats(values):
-        return dict(mean=statistics.mean(values),
-                    std=statistics.stdev(values) if len(values) > 1 else 0.0,
-                    values=values)
-
-    s, d = stats(student), stats(distilled)
-    gap = teacher - s['mean']
-    summary = dict(
-        task=task, metric=metric, seeds=seeds, teacher=teacher, student=s, cankd=d,
-        gain=d['mean'] - s['mean'],
-        gap_closed=(d['mean'] - s['mean']) / gap if gap > 0 else None,
-        teacher_beats_student=gap > 0,
-        runs=results)
-    rows = [('teacher', results['teacher'], f'{teacher:.4f}')]
-    for label, key, st in (('student alone', 'student', s), ('student + CanKD', 'cankd', d)):
-        spread = f' ± {st["std"]:.4f} (n={seeds})' if seeds > 1 else ''
-        rows.append((label, results[f'{key}_seed0'], f'{st["mean"]:.4f}{spread}'))
-    print(f'\n{"model":<18}{"params":>10}  {metric:<26}{"train time":>12}')
-    for label, run, value in rows:
-        time_s = statistics.mean(
-            results[k]['train_time_s'] for k in results
-            if k.split('_seed')[0] == run['stage'].split('_seed')[0])
-        print(f'{label:<18}{run["params"] / 1e6:>9.2f}M  {value:<26}{time_s:>11.0f}s')
-    gain = summary['gain']
-    if gap <= 0:
-        verdict = 'the teacher does not beat the student alone here: no gap to close'
-    elif d['mean'] >= teacher:
-        verdict = (f'the distilled student passes the teacher: CanKD gains {gain:+.4f} '
-                   f'over a teacher-student gap of {gap:.4f}')
-    else:
-        verdict = (f'CanKD gains {gain:+.4f} and closes {summary["gap_closed"]:.0%} of the '
-                   f'teacher-student gap of {gap:.4f}')
-    if seeds == 1:
-        verdict += '; one seed (--seeds 3 gives the spread)'
-    print(f'\n{verdict} (student {s["mean"]:.4f} -> distilled {d["mean"]:.4f}, '
-          f'teacher {teacher:.4f}).')
-    return summary
-
-
-def plot_curves(summary: Dict, path: str) -> None:
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for key, label, color in (('student', 'student alone', 'tab:blue'),
-                              ('cankd', 'student + CanKD', 'tab:orange')):
-        for seed in range(summary['seeds']):
-            curve = summary['runs'][f'{key}_seed{seed}']['val_curve']
-            if curve:
-                xs, ys = zip(*curve)
-                ax.plot(xs, ys, color=color, marker='o', alpha=0.9 if seed == 0 else 0.5,
-                        label=label if seed == 0 else None)
-    ax.axhline(summary['teacher'], color='gray', linestyle='--', label='teacher (final)')
-    ax.set_xlabel('iteration')
-    ax.set_ylabel(f'validation {summary["metric"]}')
-    ax.set_title(f'Quickstart ({summary["task"]}): {summary["seeds"]} seed(s)')
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    tmp = path + '.tmp.png'
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    os.replace(tmp, path)
-
-
-def main(argv=None) -> Dict:
+def main(argv=None):
     args = parse_args(argv)
     if args.seeds < 1:
         raise SystemExit('--seeds must be >= 1')
-    work_dir = args.work_dir or osp.join('work_dirs', 'quickstart', args.task)
-    data_root = make_data(args.task, args.data_root, args.quick)
-    metric = TASKS[args.task]['metric']
-    results = {}
-    results['teacher'] = run_stage('teacher', stage_config(
-        args.task, 'teacher', osp.join(work_dir, 'teacher'), data_root, 0, args), metric)
-    for seed in range(args.seeds):
-        results[f'student_seed{seed}'] = run_stage(f'student_seed{seed}', stage_config(
-            args.task, 'student', osp.join(work_dir, f'student_seed{seed}'), data_root,
-            seed, args), metric)
-        results[f'cankd_seed{seed}'] = run_stage(f'cankd_seed{seed}', stage_config(
-            args.task, 'cankd', osp.join(work_dir, f'cankd_seed{seed}'), data_root, seed,
-            args, teacher_ckpt=results['teacher']['checkpoint']), metric)
-    summary = summarize(args.task, results, args.seeds)
-    atomic_write_json(summary, osp.join(work_dir, 'summary.json'))
-    plot_curves(summary, osp.join(work_dir, 'val_curve.png'))
-    print(f'wrote {osp.join(work_dir, "summary.json")} and {osp.join(work_dir, "val_curve.png")}')
-    return summary
+    return run_quickstart(task=args.task, work_dir=args.work_dir, data_root=args.data_root,
+                          seeds=args.seeds, max_iters=args.max_iters, quick=args.quick,
+                          verbose=args.verbose)
 
 
 if __name__ == '__main__':

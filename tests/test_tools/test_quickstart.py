@@ -28,6 +28,15 @@ def test_quick_quickstart_writes_summary_and_restarts(task, metric, run_tool, tm
     assert runs['student_seed0']['params'] == runs['cankd_seed0']['params']
     assert (work_dir / 'val_curve.png').stat().st_size > 1000
     assert 'student + CanKD' in out
+    # The newcomer's console: progress lines and the table, not mmengine's stream,
+    # whose whole log stays in each stage's work dir.
+    assert 'Iter(train)' not in out and 'Hooks will be executed' not in out, out
+    assert len(out.splitlines()) < 60, out
+    assert '[3/3] cankd_seed0' in out and '\r' not in out  # not a terminal: whole lines
+    for name, run in runs.items():
+        with open(run['log_file']) as f:  # absolute: mmengine's log_dir
+            assert 'Iter(train) [4/4]' in f.read(), name
+        assert f"log: {run['log_file']}" in out, name
 
     # Interrupted after the distilled student's checkpoint, before its result:
     # a rerun reuses the finished stages and resumes the unfinished one.

@@ -1,0 +1,1 @@
+"""High-level entry points behind the tools (``tools/quickstart.py``)."""
