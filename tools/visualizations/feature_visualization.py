@@ -17,14 +17,24 @@ Connectors and losses run in eval mode; ``MGDConnector`` still draws a fresh
 random mask. The PNG is written to a temporary file and renamed.
 """
 import argparse
-import os
 import os.path as osp
-import tempfile
 from typing import Dict, List, Optional, Tuple
 
 from mmengine.config import DictAction
 
 TEACHER_PREFIX = 'teacher.'
+
+
+def _heat(x, reduce: str):
+    """C x H x W -> H x W: channel mean, or channel L2 norm."""
+    from cankd.utils.feature_maps import channel_heat
+    return channel_heat(x, reduce)
+
+
+def draw(rows: List[Dict], image_rgb, out: str, reduce: str, valid_hw, padded_hw) -> None:
+    """The PNG: drawn by :func:`cankd.utils.feature_maps.draw_rows`."""
+    from cankd.utils.feature_maps import draw_rows
+    draw_rows(rows, image_rgb, out, reduce, valid_hw, padded_hw)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -129,11 +139,6 @@ def record(model, inputs, samples) -> None:
             model.student(inputs, samples, mode='tensor')
 
 
-def _heat(x, reduce: str):
-    """C x H x W -> H x W: channel mean, or channel L2 norm."""
-    return x.mean(0) if reduce == 'mean' else x.norm(dim=0)
-
-
 def collect_rows(model, samples, wanted: Optional[List[str]],
                  reduce: str) -> Tuple[List[Dict], List[str]]:
     """One dict per loss mapping (heat maps, titles, loss value), and the
@@ -200,51 +205,6 @@ def _row(name, feats, labels, reduce, loss, F) -> Dict:
         titles=[f'teacher {labels["teacher"]}\n{shape(t)}',
                 f'student {labels["student"]}\n{shape(s)}', diff_title],
         mean_abs_diff=float(diff.mean()))
-
-
-def _crop(heat, valid_hw, padded_hw):
-    """Drop the padding the data preprocessor added (bottom/right)."""
-    import math
-    h = max(1, math.ceil(heat.shape[0] * valid_hw[0] / padded_hw[0]))
-    w = max(1, math.ceil(heat.shape[1] * valid_hw[1] / padded_hw[1]))
-    return heat[:h, :w]
-
-
-def draw(rows: List[Dict], image_rgb, out: str, reduce: str, valid_hw, padded_hw) -> None:
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
-    n = len(rows)
-    fig, axes = plt.subplots(n + 1, 3, figsize=(12, 3.3 * (n + 1)), squeeze=False)
-    axes[0][0].imshow(image_rgb)
-    axes[0][0].set_title('input')
-    for ax in axes[0]:
-        ax.axis('off')
-    axes[0][1].text(0, 0.5, f'channel reduction: {reduce}\nrows: loss_forward_mappings',
-                    fontsize=10, va='center')
-    for i, row in enumerate(rows, start=1):
-        loss = 'n/a' if row['loss'] is None else f'{row["loss"]:.4g}'
-        for j, (heat, title) in enumerate(zip(row['maps'], row['titles'])):
-            ax = axes[i][j]
-            heat = _crop(heat, valid_hw, padded_hw).cpu().numpy()
-            im = ax.imshow(heat, cmap='magma' if j == 2 else 'viridis')
-            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-            prefix = f'{row["name"]} (loss {loss})\n' if j == 0 else ''
-            ax.set_title(prefix + title, fontsize=9)
-            ax.axis('off')
-    fig.tight_layout()
-    folder = osp.dirname(osp.abspath(out))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp-', suffix='.png')
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format='png', dpi=100)
-        os.replace(tmp, out)
-    finally:
-        plt.close(fig)
-        if osp.exists(tmp):
-            os.remove(tmp)
 
 
 def main(argv: Optional[List[str]] = None) -> List[Dict]:
