@@ -92,10 +92,13 @@ def _head_outputs(head: nn.Module, outs: tuple) -> tuple:
 
 @MODELS.register_module()
 class CrossKDDistill(SingleTeacherDistill):
-    """CrossKD (`Cross-Head Knowledge Distillation for Dense Object Detection
-    <https://arxiv.org/abs/2306.11369>`_, CVPR 2024) on one-stage dense heads
-    with ``cls_convs``/``reg_convs`` towers (GFL, RetinaNet, FCOS, ATSS);
-    student and teacher heads of the same structure.
+    """CrossKD: the student's head features run through the teacher's
+    remaining head layers; KD losses on those cross-head predictions.
+
+    `Cross-Head Knowledge Distillation for Dense Object Detection
+    <https://arxiv.org/abs/2306.11369>`_ (CVPR 2024), on one-stage dense
+    heads with ``cls_convs``/``reg_convs`` towers (GFL, RetinaNet, FCOS,
+    ATSS); student and teacher heads of the same structure.
 
     A training step: the teacher (eval, no grad) runs backbone, neck and head
     (:meth:`teacher_head_forward`); the student runs its own loss; then the

@@ -49,7 +49,9 @@ def rows(x: torch.Tensor, width: int) -> torch.Tensor:
 @MODELS.register_module()
 class KDQualityFocalLoss(nn.Module):
     """CrossKD's classification KD loss: a quality-focal-style BCE towards the
-    teacher's sigmoid scores, for sigmoid (focal / quality-focal) heads::
+    teacher's sigmoid scores, for sigmoid (focal / quality-focal) heads.
+
+    ::
 
         t = sigmoid(z_T), s = sigmoid(z_S)
         l = BCE(s, t) * |s - t| ** beta
@@ -124,7 +126,9 @@ def aligned_iou(pred: torch.Tensor, target: torch.Tensor, mode: str = 'iou',
 @MODELS.register_module()
 class CrossKDBoxLoss(nn.Module):
     """CrossKD's box-level KD loss: the cross-head boxes regress onto the
-    teacher's, each prior weighted by the teacher's top class score::
+    teacher's, each prior weighted by the teacher's top class score.
+
+    ::
 
         w_i = max_c sigmoid(z_T[i, c])   (0 where label_weights_i == 0)
         l_i = 1 - GIoU(B_S[i], B_T[i])   ('giou': RetinaNet, ATSS, GFL)

@@ -13,8 +13,10 @@ from .crosskd import Levels, as_levels
 
 @MODELS.register_module()
 class LocalizationDistillLoss(nn.Module):
-    """KL divergence between the teacher's and the student's distributions
-    over the ``reg_max + 1`` discretised distances of each box side::
+    """LD: KL divergence between the teacher's and the student's distributions
+    over the ``reg_max + 1`` discretised distances of each box side.
+
+    ::
 
         p_T = softmax(z_T / T), p_S = softmax(z_S / T)       (per side)
         KL_s = T^2 * red_b p_T[b] (log p_T[b] - log p_S[b])   (red: mean or sum over bins)
