@@ -185,7 +185,8 @@ class _StageProgress(Hook):
                              force=self.progress.interactive)
 
     def before_train(self, runner) -> None:
-        self.progress.update(runner.iter, self.status())  # resumed: not 0
+        self.progress.restart(runner.iter)  # resumed: not 0
+        self.progress.update(runner.iter, self.status())
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         loss = (outputs or {}).get('loss')

@@ -41,6 +41,7 @@ class ProgressLine:
         self.done = 0
         self.status = ''
         self.start = time.monotonic()
+        self._base = 0  # steps done before start (a resumed run): not in the rate
         self._last_write = 0.0
         self._last_tenth = -1
         self._width = 0
@@ -52,12 +53,19 @@ class ProgressLine:
             frac = min(self.done / self.total, 1.0)
             bar = '#' * int(frac * 20) + '-' * (20 - int(frac * 20))
             count = f'{self.done:>{len(str(self.total))}}/{self.total}'
-            eta = (f', ETA {format_duration(elapsed / self.done * (self.total - self.done))}'
-                   if 0 < self.done < self.total else '')
+            rate_steps = self.done - self._base
+            eta = (f', ETA {format_duration(elapsed / rate_steps * (self.total - self.done))}'
+                   if rate_steps > 0 and self.done < self.total else '')
             text = f'{self.label} [{bar}] {count}  {format_duration(elapsed)}{eta}'
         else:
             text = f'{self.label}  {format_duration(elapsed)}'
         return f'{text}  {self.status}' if self.status else text
+
+    def restart(self, done: int = 0) -> None:
+        """Start the clock now, ``done`` steps already done (set-up time and
+        the steps of an earlier run then do not distort the ETA)."""
+        self.start = time.monotonic()
+        self.done = self._base = done
 
     def update(self, done: Optional[int] = None, status: Optional[str] = None,
                force: bool = False) -> None:
