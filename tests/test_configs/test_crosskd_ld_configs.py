@@ -10,6 +10,7 @@ GFL_PKD = 'configs/crosskd/crosskd-pkd_gfl_r101-r50_fpn_1x_coco.py'
 RETINA = 'configs/crosskd/crosskd_retinanet_r101-r50_fpn_2x_coco.py'
 FCOS = 'configs/crosskd/crosskd_fcos_r101-r50_caffe_fpn_gn-head_ms-640-800-2x_coco.py'
 LD = 'configs/ld/ld_gfl_r101-r50_fpn_1x_coco.py'
+ATSS = 'configs/crosskd/crosskd_atss_r101-r50_fpn_1x_coco.py'
 CANKD_GFL = 'configs/crosskd/cankd-crosskd_gfl_r101-r50_fpn_1x_coco.py'
 CANKD_RETINA = 'configs/crosskd/cankd-crosskd_retinanet_r101-r50_fpn_2x_coco.py'
 GFL_CKPT = 'gfl_r101_fpn_mstrain_2x_coco_20200629_200126-dd12f847.pth'
@@ -64,6 +65,19 @@ def test_crosskd_retinanet_and_fcos(load_config):
     assert cfg.optim_wrapper.clip_grad.max_norm == 35
 
 
+def test_crosskd_atss(load_config):
+    cfg = load_config(ATSS)
+    assert cfg.model.reused_teacher_head_idx == 3
+    assert cfg.model.teacher.cfg_path == 'mmdet::atss/atss_r101_fpn_1x_coco.py'
+    assert cfg.model.teacher_ckpt.endswith('atss_r101_fpn_1x_20200825-dfcadd6f.pth')
+    assert _losses(cfg) == dict(
+        loss_cls_kd=dict(type='KDQualityFocalLoss', beta=1, loss_weight=1.0),
+        loss_reg_kd=dict(type='CrossKDBoxLoss', mode='giou', normalize='avg_factor',
+                         loss_weight=1.0),
+        loss_center_kd=dict(type='CenternessKDLoss', num_classes=80, loss_weight=1.0))
+    assert cfg.train_dataloader.batch_size == 8 and cfg.auto_scale_lr.base_batch_size == 16
+
+
 def test_ld_gfl(load_config):
     cfg = load_config(LD)
     assert cfg.model.type == 'SingleTeacherDistill'
@@ -86,8 +100,8 @@ def test_cankd_crosskd_combines_both(load_config):
 
 
 @pytest.mark.parametrize('path,number', [(GFL, '43.7'), (GFL_PKD, '43.9'), (RETINA, '39.7'),
-                                         (FCOS, '41.1'), (LD, '41.0'), (CANKD_GFL, None),
-                                         (CANKD_RETINA, None)])
+                                         (FCOS, '41.1'), (ATSS, '41.8'), (LD, '41.0'),
+                                         (CANKD_GFL, None), (CANKD_RETINA, None)])
 def test_published_numbers_in_header(path, number):
     with open(osp.join(ROOT, path)) as f:
         header = f.read(800)

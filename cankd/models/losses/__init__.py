@@ -3,7 +3,7 @@ from .ab_loss import ABLoss
 from .acam_kd import ACAMKDLoss
 from .at_loss import ATLoss
 from .cankd_loss import CanKDLoss, select_association_order
-from .crosskd import CrossKDBoxLoss, KDQualityFocalLoss
+from .crosskd import CenternessKDLoss, CrossKDBoxLoss, KDQualityFocalLoss
 from .cwd import ChannelWiseDivergence
 from .decoupled_kd import DKDLoss
 from .dist_loss import DISTLoss
@@ -25,7 +25,7 @@ __all__ = [
     'CanKDLoss', 'select_association_order', 'ACAMKDLoss', 'ChannelWiseDivergence', 'FGDLoss',
     'L2Loss', 'MGDLoss', 'PKDLoss', 'NonLocalKDLoss',
     # head distillation: CrossKD, LD
-    'KDQualityFocalLoss', 'CrossKDBoxLoss', 'LocalizationDistillLoss',
+    'KDQualityFocalLoss', 'CrossKDBoxLoss', 'CenternessKDLoss', 'LocalizationDistillLoss',
     # mmrazor's losses, under mmrazor's names
     'ABLoss', 'ATLoss', 'DISTLoss', 'DKDLoss', 'FBKDLoss', 'FTLoss', 'KDSoftCELoss',
     'KLDivergence', 'L1Loss', 'OFDLoss',

@@ -185,3 +185,49 @@ class CrossKDBoxLoss(nn.Module):
         if self.normalize == 'weight_sum':
             return self.loss_weight * total / weight_sum.clamp(min=self.eps)
         return self.loss_weight * total / (avg_factor + _AVG_EPS)
+
+
+@MODELS.register_module()
+class CenternessKDLoss(nn.Module):
+    """CrossKD's centerness KD (its ATSS recipe): the cross head's centerness
+    logits towards the teacher's sigmoid centerness, at the positive priors.
+
+    ::
+
+        loss = loss_weight * sum_levels sum_{i positive}
+               BCE(sigmoid(c_S,i), sigmoid(c_T,i)) / avg_factor
+
+    Positives: ``0 <= labels < num_classes`` (``num_classes`` is the
+    background label of the student's targets).
+
+    Inputs: ``preds_S``/``preds_T`` per-level N x A x H x W centerness logits
+    (``CrossKDDistill``'s recorded outputs, index 3); ``labels`` per-level
+    N x (H*W*A) (e.g. ``ATSSHead.get_targets`` output 1); ``avg_factor`` a
+    number or tensor (the number of positives).
+    """
+
+    def __init__(self, num_classes: int, loss_weight: float = 1.0) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.loss_weight = loss_weight
+
+    def forward(self, preds_S: Levels, preds_T: Levels, labels: Levels,
+                avg_factor=None) -> torch.Tensor:
+        preds_S = as_levels('CenternessKDLoss preds_S', preds_S)
+        n = len(preds_S)
+        preds_T = as_levels('CenternessKDLoss preds_T', preds_T, n)
+        labels = as_levels('CenternessKDLoss labels', labels, n)
+        avg_factor = avg_factor_value(avg_factor)
+        total = 0.
+        for level in range(n):
+            s, t = rows(preds_S[level], 1).reshape(-1), rows(preds_T[level], 1).reshape(-1)
+            lab = labels[level].reshape(-1)
+            if not s.shape == t.shape == lab.shape:
+                raise ValueError(f'CenternessKDLoss: level {level}: student {s.numel()}, teacher '
+                                 f'{t.numel()} centerness values and {lab.numel()} labels')
+            pos = (lab >= 0) & (lab < self.num_classes)
+            elem = F.binary_cross_entropy_with_logits(
+                s[pos], t.detach()[pos].sigmoid(), reduction='none')
+            total = total + (elem.sum() if avg_factor is None
+                             else elem.sum() / (avg_factor + _AVG_EPS))
+        return self.loss_weight * total

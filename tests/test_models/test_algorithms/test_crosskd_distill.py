@@ -19,6 +19,7 @@ RETINA_CFG = 'configs/crosskd/crosskd_retinanet_r101-r50_fpn_2x_coco.py'
 FCOS_CFG = 'configs/crosskd/crosskd_fcos_r101-r50_caffe_fpn_gn-head_ms-640-800-2x_coco.py'
 CANKD_RETINA_CFG = 'configs/crosskd/cankd-crosskd_retinanet_r101-r50_fpn_2x_coco.py'
 LD_CFG = 'configs/ld/ld_gfl_r101-r50_fpn_1x_coco.py'
+ATSS_CFG = 'configs/crosskd/crosskd_atss_r101-r50_fpn_1x_coco.py'
 NECK = 16
 
 
@@ -228,16 +229,17 @@ def test_fcos_with_the_shipped_distiller_and_atss():
     (losses['distill.loss_cls_kd'] + losses['distill.loss_reg_kd']).backward()
     assert model.student.bbox_head.cls_convs[1].conv.weight.grad.abs().sum() > 0
     assert all(p.grad is None for p in model.teacher.parameters())
-    # ATSS, as RetinaNet's recipe but ATSSHead.get_targets (2: label weights, 5: positives)
-    dist = distiller(RETINA_CFG)
-    dist['student_recorders']['targets']['source'] = \
-        'mmdet.models.dense_heads.atss_head.ATSSHead.get_targets'
-    for mapping in dist['loss_forward_mappings'].values():
-        mapping['label_weights']['data_idx'] = 2
-        mapping['avg_factor']['data_idx'] = 5
+    # ATSS with the shipped distiller (3 classes here)
+    dist = distiller(ATSS_CFG)
+    dist['distill_losses']['loss_center_kd']['num_classes'] = 3
     model = build('atss', dist, 1)
     losses = model(**batch_of(model), mode='loss')
-    assert losses['distill.loss_cls_kd'] > 0 and losses['distill.loss_reg_kd'] > 0
+    for name in ('loss_cls_kd', 'loss_reg_kd', 'loss_center_kd'):
+        assert losses[f'distill.{name}'] > 0
+    losses['distill.loss_center_kd'].backward()
+    head = model.student.bbox_head
+    assert head.reg_convs[0].conv.weight.grad.abs().sum() > 0  # centerness is on the reg tower
+    assert head.atss_centerness.weight.grad is None
 
 
 def test_errors():

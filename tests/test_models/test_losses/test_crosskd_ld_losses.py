@@ -6,7 +6,8 @@ import math
 import pytest
 import torch
 
-from cankd.models.losses import CrossKDBoxLoss, KDQualityFocalLoss, LocalizationDistillLoss
+from cankd.models.losses import (CenternessKDLoss, CrossKDBoxLoss, KDQualityFocalLoss,
+                                 LocalizationDistillLoss)
 from cankd.registry import MODELS
 
 
@@ -167,6 +168,39 @@ def test_box_kd_gradients_student_only_and_errors():
         CrossKDBoxLoss(mode='l1')
     with pytest.raises(ValueError, match='differ'):
         CrossKDBoxLoss('giou', 'weight_sum')(bs, _boxes(1, 5, 1), scores)
+
+
+# --- CenternessKDLoss --------------------------------------------------------
+def test_centerness_kd_matches_formula_and_mmdet_bce_as_crosskd_atss_calls_it():
+    from mmdet.models.losses import CrossEntropyLoss
+    s, t = _levels([(2, 1, 3, 3), (2, 1, 2, 2)], 0), _levels([(2, 1, 3, 3), (2, 1, 2, 2)], 1)
+    g = torch.Generator().manual_seed(2)
+    labels = [torch.randint(0, 5, (2, 9), generator=g), torch.randint(0, 5, (2, 4), generator=g)]
+    loss = CenternessKDLoss(num_classes=4, loss_weight=2.0)(s, t, labels, avg_factor=3)
+    expected = 0.0
+    for zs, zt, lab in zip(s, t, labels):
+        for a, b, c in zip(zs.double().flatten().tolist(), zt.double().flatten().tolist(),
+                           lab.flatten().tolist()):
+            if 0 <= c < 4:
+                p, q = _sig(a), _sig(b)
+                expected += -(q * math.log(p) + (1 - q) * math.log(1 - p))
+    assert loss.item() == pytest.approx(2.0 * expected / 3, rel=1e-5)
+    # the official ATSS recipe: mmdet's sigmoid CrossEntropyLoss on the positives, per level
+    bce = CrossEntropyLoss(use_sigmoid=True, loss_weight=2.0)
+    theirs = 0.
+    for zs, zt, lab in zip(s, t, labels):
+        pos = ((lab >= 0) & (lab < 4)).reshape(-1).nonzero().squeeze(1)
+        theirs = theirs + bce(zs.reshape(-1)[pos], zt.reshape(-1)[pos].sigmoid(), avg_factor=3)
+    torch.testing.assert_close(loss, theirs)
+    # no positives: 0, and the teacher gets no gradient
+    zs = s[0].clone().requires_grad_()
+    zt = t[0].clone().requires_grad_()
+    CenternessKDLoss(num_classes=4)(zs, zt, torch.zeros(2, 9), avg_factor=1).backward()
+    assert zs.grad.abs().sum() > 0 and zt.grad is None
+    none = CenternessKDLoss(num_classes=4)(s, t, [torch.full((2, 9), 4), torch.full((2, 4), 4)])
+    assert none.item() == 0
+    with pytest.raises(ValueError, match='labels'):
+        CenternessKDLoss(num_classes=4)(s[0], t[0], torch.zeros(2, 5))
 
 
 # --- LocalizationDistillLoss --------------------------------------------------
