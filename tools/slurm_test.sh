@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Slurm testing: tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT [test.py args]
 # Env: GPUS (8), GPUS_PER_NODE (8), CPUS_PER_TASK (5), SRUN_ARGS, PYTHON (python).
+# DIST_TIMEOUT (seconds; default env_cfg.dist_cfg.timeout, else 600): how long a rank
+#   waits in a collective for a stuck or dead peer before the job fails with a message.
 
 set -x
 
@@ -13,6 +15,7 @@ GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
 PYTHON=${PYTHON:-python}
+export DIST_TIMEOUT  # read by cankd.utils.launcher.apply_dist_timeout
 PY_ARGS=("${@:5}")
 
 PYTHONPATH="$(dirname $0)/..":$PYTHONPATH \

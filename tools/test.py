@@ -25,6 +25,8 @@ from mmengine.runner import Runner
 
 from cankd.utils import (exit_without_native_teardown, register_all_modules,
                          setup_cpu_distributed, shutdown_distributed)
+from cankd.utils.data_check import DatasetError, build_checked_dataloaders
+from cankd.utils.launcher import explain_collective_timeout
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -149,6 +151,10 @@ def main(argv: Optional[List[str]] = None) -> None:
 
     setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    try:  # an empty dataset: name it, its data_root and annotation file
+        build_checked_dataloaders(runner, splits=('test', ))
+    except DatasetError as error:
+        raise SystemExit(f'error: {error}') from None
 
     tmp_out = None
     if args.out is not None:
@@ -158,7 +164,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         tmp_out = osp.join(osp.dirname(out), f'.{osp.basename(out)}.{os.getpid()}.tmp.pkl')
         add_dump_metric(runner, tmp_out)
     try:
-        runner.test()
+        with explain_collective_timeout(cfg):  # a stuck peer: say so, exit 1
+            runner.test()
         if tmp_out is not None and is_main_process():
             os.replace(tmp_out, out)
             print(f'predictions written to {out}')
