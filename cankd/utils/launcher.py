@@ -113,12 +113,11 @@ def apply_dist_timeout(cfg: Config) -> int:
     Raises:
         ValueError: ``DIST_TIMEOUT`` or the config value is not a positive number.
     """
-    env_cfg = cfg.get('env_cfg')
-    if env_cfg is None:
-        cfg.env_cfg = env_cfg = Config(dict(dist_cfg=dict(backend='nccl')))
-    if env_cfg.get('dist_cfg') is None:
-        env_cfg.dist_cfg = dict(backend='nccl')
-    dist_cfg = env_cfg.dist_cfg
+    if cfg.get('env_cfg') is None:
+        cfg.env_cfg = dict(dist_cfg=dict(backend='nccl'))  # mmengine's default
+    if cfg.env_cfg.get('dist_cfg') is None:
+        cfg.env_cfg.dist_cfg = dict(backend='nccl')
+    dist_cfg = cfg.env_cfg.dist_cfg
     from_env = os.environ.get(DIST_TIMEOUT_ENV, '').strip()
     if from_env:
         source, value = f'{DIST_TIMEOUT_ENV}={from_env!r}', from_env
