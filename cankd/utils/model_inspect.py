@@ -106,6 +106,17 @@ def build_offline(cfg: Config) -> ModelInfo:
             if isinstance(sub, (dict, ConfigDict)) and sub.get('pretrained'):
                 sub['pretrained'] = False
                 notes.append(f'{key}: pretrained=True ignored (no model-zoo download)')
+    elif isinstance(model_cfg.get('teachers'), (dict, ConfigDict)):
+        # MultiTeacherDistill: no teacher checkpoint either (shown as a whole model)
+        for name, entry in model_cfg['teachers'].items():
+            if not isinstance(entry, (dict, ConfigDict)):
+                continue
+            if entry.get('ckpt'):
+                notes.append(f'teachers.{name}.ckpt={entry["ckpt"]} not loaded')
+            entry['ckpt'] = None
+            sub = entry.get('model')
+            if isinstance(sub, (dict, ConfigDict)) and sub.get('pretrained'):
+                sub['pretrained'] = False
     notes.append('weights are random (init_weights not called): shapes, parameter counts '
                  'and FLOPs do not depend on them')
     type_name = model_cfg.get('type')

@@ -66,3 +66,13 @@ def test_realtime_configs_keep_the_student_recipe(method, pair, load_config):
                   cfg.train_dataloader.dataset.dataset.pipeline]
     assert any('Mosaic' in t for t in transforms) and any('MixUp' in t for t in transforms)
     assert cfg.val_cfg.type == 'cankd.SingleTeacherDistillValLoop'
+
+
+@pytest.mark.slow
+def test_offline_tools_build_two_teacher_configs_without_checkpoints(load_config):
+    """print_module_names.py / get_flops.py build through build_offline: no download."""
+    from cankd.utils.model_inspect import build_offline
+    info = build_offline(load_config(MULTI_DET))
+    assert type(info.model).__name__ == 'MultiTeacherDistill'
+    assert sum('teachers.retina.ckpt=' in n or 'teachers.fcos.ckpt=' in n
+               for n in info.notes) == 2
