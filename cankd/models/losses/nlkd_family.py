@@ -58,8 +58,9 @@ def _softmax_attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.
     """
     cq, cv = q.shape[1], v.shape[1]
     e = max(cq, cv)
-    q, k = (F.pad(x.transpose(1, 2), (0, e - cq)).unsqueeze(1) for x in (q, k))
-    v = F.pad(v.transpose(1, 2), (0, e - cv)).unsqueeze(1)
+    # B x 1 x L x e with unit stride along e: the fused kernels need it (else: math)
+    q, k = (F.pad(x.transpose(1, 2), (0, e - cq)).contiguous().unsqueeze(1) for x in (q, k))
+    v = F.pad(v.transpose(1, 2), (0, e - cv)).contiguous().unsqueeze(1)
     y = F.scaled_dot_product_attention(q, k, v, scale=1.0)  # B x 1 x HW x e
     return y[:, 0, :, :cv].transpose(1, 2)
 
