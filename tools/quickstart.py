@@ -48,9 +48,14 @@ def main(argv=None):
     args = parse_args(argv)
     if args.seeds < 1:
         raise SystemExit('--seeds must be >= 1')
-    return run_quickstart(task=args.task, work_dir=args.work_dir, data_root=args.data_root,
-                          seeds=args.seeds, max_iters=args.max_iters, quick=args.quick,
-                          verbose=args.verbose)
+    try:
+        return run_quickstart(task=args.task, work_dir=args.work_dir,
+                              data_root=args.data_root, seeds=args.seeds,
+                              max_iters=args.max_iters, quick=args.quick, verbose=args.verbose)
+    except KeyboardInterrupt:  # Ctrl-C: no traceback, the work dir is resumable
+        print('\n[quickstart] interrupted: run the same command again to resume',
+              file=sys.stderr)
+        raise SystemExit(130) from None
 
 
 if __name__ == '__main__':

@@ -275,7 +275,7 @@ def _quiet_train_test(name: str, cfg: Config, metric: str, metric_name: str, lab
             train_time = time.perf_counter() - start
             metrics = runner.test()
     except KeyboardInterrupt:
-        progress.close(status='interrupted: run the same command again to resume')
+        progress.close(status='interrupted')
         raise
     except BaseException:
         progress.close(status='failed')
