@@ -37,6 +37,29 @@ def _infer_scope(type_name: str) -> str:
     return found[0]
 
 
+def check_cfg_path(cfg_path: str) -> None:
+    """Fail, naming ``cfg_path`` (and for a package config the closest
+    configs the package ships), when it names no config file; cheap, builds
+    nothing. Called for the teacher and the student before either is built,
+    so a missing teacher config is reported before the student's own errors."""
+    if '::' not in cfg_path:
+        if not (osp.isfile(cfg_path) or osp.isfile(osp.join(_REPO_ROOT, cfg_path))):
+            raise FileNotFoundError(f'cfg_path not found: {cfg_path} (looked in the working '
+                                    f'directory and in {_REPO_ROOT})')
+        return
+    from mmengine.config.utils import _get_package_and_cfg_path
+    from mmengine.utils import get_installed_path, is_installed
+
+    from cankd.utils.package_config import find_legacy_config
+    package, cfg_name = _get_package_and_cfg_path(cfg_path)
+    if is_installed(package):
+        package_path = get_installed_path(package)
+        if osp.isfile(osp.join(package_path, '.mim', 'configs', cfg_name)) or \
+                len(find_legacy_config(package_path, cfg_name)[0]) == 1:
+            return  # exists, or an old name resolved (with its warning) when loaded
+    resolve_package_cfg_path(cfg_path)  # raises, naming the path and the closest configs
+
+
 def _load_model_config(cfg_path: str, pretrained: bool) -> Config:
     """``mmdet::...``-style package configs via mmengine.hub; other paths as
     files, relative to the working directory or to the cankd checkout."""

@@ -9,7 +9,7 @@ from mmengine.utils import is_str
 from torch import nn
 
 from cankd.registry import MODELS
-from .build import build_submodel
+from .build import build_submodel, check_cfg_path
 from .teacher_checkpoint import load_teacher_checkpoint
 
 _URL_PREFIXES = ('http://', 'https://', 'torchvision://', 'open-mmlab://', 'openmmlab://',
@@ -45,6 +45,12 @@ def _check_model_arg(value, name: str) -> None:
         raise TypeError(f'{name} should be a `dict` or `nn.Module` (BaseModel) instance, '
                         f'but got {type(value)}: give the model config, or '
                         f'dict(cfg_path=...) for a config file')
+    cfg_path = value.get('cfg_path') if isinstance(value, dict) else None
+    if isinstance(cfg_path, str):
+        try:
+            check_cfg_path(cfg_path)
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(f'{name}.cfg_path: {exc}') from None
 
 
 def _same_normalisation(a: dict, b: dict) -> bool:
