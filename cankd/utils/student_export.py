@@ -12,8 +12,9 @@ def extract_student(checkpoint: dict) -> dict:
     """A plain mmdet/mmseg checkpoint of the student in a distillation checkpoint.
 
     Accepts cankd and mmrazor layouts (student weights under ``architecture.``)
-    with or without a top-level ``state_dict``; teacher (``teacher.``) and
-    distiller (``distiller.``) weights are dropped. ``meta`` is kept (minus the
+    with or without a top-level ``state_dict``; teacher (``teacher.``, or
+    ``teachers.<name>.`` for MultiTeacherDistill) and distiller
+    (``distiller.``) weights are dropped. ``meta`` is kept (minus the
     distillation config) so mmdet/mmseg find ``dataset_meta``.
     """
     state = checkpoint.get('state_dict', checkpoint)
