@@ -217,6 +217,15 @@ class CanKDLoss(BaseModule):
                 raise ValueError(
                     f'CanKDLoss expects 4-D B x C x H x W features, got {name} of shape '
                     f'{tuple(x.shape)}')
+        if s.shape[0] == t.shape[0] and s.shape[-2:] != t.shape[-2:]:
+            raise ValueError(
+                f'CanKDLoss needs student and teacher features of the same shape, got '
+                f's_feature {tuple(s.shape)} and t_feature {tuple(t.shape)}: the spatial '
+                f'sizes differ ({s.shape[-2]}x{s.shape[-1]} vs {t.shape[-2]}x{t.shape[-1]}), '
+                'so the two features come from different strides (e.g. FPNs with different '
+                'start_level): pair levels of the same stride (data_idx), resize the '
+                'student with NLKD_IN_align_Loss, or map it with a connector (e.g. '
+                'ConvModuleConnector)')
         if s.shape != t.shape:
             raise ValueError(
                 f'CanKDLoss needs student and teacher features of the same shape, got '
