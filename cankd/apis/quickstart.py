@@ -25,6 +25,7 @@ import io
 import json
 import os
 import os.path as osp
+import re
 import statistics
 import sys
 import time
@@ -34,6 +35,7 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
+from cankd.utils.data_check import build_checked_dataloaders
 from cankd.utils.io import atomic_write_json
 from cankd.utils.progress import ProgressLine
 
@@ -135,11 +137,15 @@ def _val_curve(work_dir: str, metric: str) -> List[List[float]]:
     return [[step, value] for step, value in sorted(curve.items())]
 
 
+# mmengine's "Hooks will be executed in the following order" table: no clue to a failure
+_HOOK_TABLE = re.compile(r'^(\([A-Z_ ]+\) \w+\s*| -+ *|\w+:)$')
+
+
 class _ConsoleTail(io.TextIOBase):
     """Where a quiet stage's console output goes: not shown, its last lines
     kept for the error report if the stage fails (the log file has it all)."""
 
-    def __init__(self, keep: int = 60) -> None:
+    def __init__(self, keep: int = 40) -> None:
         super().__init__()
         self.lines = collections.deque(maxlen=keep)
         self._partial = ''
@@ -157,7 +163,8 @@ class _ConsoleTail(io.TextIOBase):
         return len(text)
 
     def tail(self) -> str:
-        return '\n'.join(list(self.lines) + ([self._partial] if self._partial else []))
+        lines = list(self.lines) + ([self._partial] if self._partial else [])
+        return '\n'.join(line for line in lines if not _HOOK_TABLE.match(line))
 
 
 class _StageProgress(Hook):
@@ -225,8 +232,13 @@ def run_stage(name: str, cfg: Config, metric: str, metric_name: str = '',
         return result
     print(f'[quickstart] {name}: training {cfg.train_cfg.max_iters} iterations '
           f'in {cfg.work_dir}' + (' (resuming)' if cfg.resume else ''), flush=True)
+    # mmengine names the run's logger <config>_<timestamp>: two stages started in one
+    # second would share one logger (and its console handler)
+    if not cfg.get('experiment_name'):
+        cfg.experiment_name = f'quickstart_{name}_{time.strftime("%Y%m%d_%H%M%S")}_{id(cfg):x}'
     if verbose:
         runner = Runner.from_cfg(cfg)
+        build_checked_dataloaders(runner)
         start = time.perf_counter()
         runner.train()
         train_time = time.perf_counter() - start
@@ -268,6 +280,7 @@ def _quiet_train_test(name: str, cfg: Config, metric: str, metric_name: str, lab
         # runner creates it: to the sink, for this stage's whole life.
         with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
             runner = Runner.from_cfg(cfg)
+            build_checked_dataloaders(runner)  # an empty dataset: named
             hook = _StageProgress(progress, metric, metric_name)
             runner.register_hook(hook)
             start = time.perf_counter()
@@ -279,8 +292,10 @@ def _quiet_train_test(name: str, cfg: Config, metric: str, metric_name: str, lab
         raise
     except BaseException:
         progress.close(status='failed')
-        print(f'[quickstart] {name} failed; the last lines of its console output:\n'
-              f'{sink.tail()}', file=sys.stderr, flush=True)
+        tail = sink.tail().strip('\n')
+        print(f'[quickstart] {name} failed' + (
+            f'; the last lines of its console output:\n{tail}' if tail else ''),
+            file=sys.stderr, flush=True)
         if runner is not None:
             print(f'[quickstart] full log: {_log_file(runner)}', file=sys.stderr, flush=True)
         raise

@@ -7,6 +7,7 @@ import pytest
 from mmengine.config import Config
 
 from cankd.apis.quickstart import run_stage
+from cankd.utils.data_check import DatasetError
 
 
 def _cfg(path, work_dir, name):
@@ -31,6 +32,18 @@ def test_quiet_stage_prints_progress_and_keeps_the_log(tiny_fcn_config, tmp_path
     assert 'Hooks will be executed' in log and 'Iter(train) [2/2]' in log and 'per class' in log
     saved = json.loads((tmp_path / 'quiet' / 'result.json').read_text())
     assert saved['log_file'] == result['log_file']
+
+
+def test_failed_stage_names_its_log(tiny_fcn_config, tmp_path, capsys):
+    cfg = _cfg(tiny_fcn_config, tmp_path / 'failed', 'failed')
+    (tmp_path / 'empty' / 'leftImg8bit' / 'train').mkdir(parents=True)
+    cfg.train_dataloader.dataset.data_root = str(tmp_path / 'empty')
+    with pytest.raises(DatasetError, match=r'train dataset .* is empty \(0 samples\)'):
+        run_stage('teacher', cfg, 'mIoU', label='[1/3] teacher')
+    out = capsys.readouterr()
+    assert out.out.splitlines()[-1].endswith('failed')
+    assert '[quickstart] teacher failed' in out.err
+    assert f'[quickstart] full log: {tmp_path / "failed"}' in out.err
 
 
 @pytest.mark.slow
