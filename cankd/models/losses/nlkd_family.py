@@ -106,6 +106,11 @@ class NonLocalKDLoss(CanKDLoss):
         residual (bool): add S to the block output. Defaults to True.
         align (bool): accept level lists and resize the student. Defaults to False.
         deformable (bool): deformable theta/phi/g/W. Defaults to False.
+        fused_softmax (bool): softmax variants through
+            ``scaled_dot_product_attention`` (True: the HW x N matrix is
+            never kept) or evaluated as the official code does (False: logits
+            and softmax kept for backward, fewer FLOPs: on a CPU the Gaussian
+            can be faster so). Defaults to True.
         strict_official (bool): reproduce the official code where it fails
             (see docs/methods.md, "The NLKD family"): 'gaussian' without
             sub-sampling and deformable without BN raise as the official code
@@ -129,6 +134,7 @@ class NonLocalKDLoss(CanKDLoss):
                  residual: bool = True,
                  align: bool = False,
                  deformable: bool = False,
+                 fused_softmax: bool = True,
                  strict_official: bool = True,
                  init_cfg: Optional[dict] = None) -> None:
         name = type(self).__name__
@@ -148,7 +154,7 @@ class NonLocalKDLoss(CanKDLoss):
                          order, dimension, tau, eps, init_cfg)
         self.pairwise, self.deformable = pairwise, deformable
         self.instance_norm, self.residual, self.align = instance_norm, residual, align
-        self.strict_official = strict_official
+        self.strict_official, self.fused_softmax = strict_official, fused_softmax
         c, ci = in_channels, self.inter_channels
         if deformable:
             from mmcv.ops import DeformConv2dPack
@@ -260,6 +266,9 @@ class NonLocalKDLoss(CanKDLoss):
                 a, bk = self.concat_project.weight.to(dtype).view(2, ci, 1).unbind(0)
                 u = (q * a).sum(1)  # B x HW
                 y = _concat_attend(u, (k * bk).sum(1), v)
+            elif not self.fused_softmax:  # the official order: B x HW x N kept
+                att = torch.softmax(torch.bmm(q.transpose(1, 2), k), dim=-1)
+                y = torch.bmm(v, att.transpose(1, 2))
             elif self.pairwise == 'gaussian' and not self.deformable:
                 # rows of A sum to 1 and W is pointwise: W(Y) = A (W V)^T + b, so the
                 # values are W V (C rows, as wide as the raw-feature queries: no padding)

@@ -6,6 +6,17 @@ import torch.nn.functional as F
 from cankd.models.losses import NonLocalKDLoss
 from cankd.registry import MODELS
 
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: one intra-op thread is faster, and robust to a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 ALIASES = {
     'NLKD_woIN_Loss': dict(instance_norm=False),
     'NLKD_WOSkip_Loss': dict(residual=False),
@@ -221,3 +232,26 @@ def test_bad_inputs_name_the_fault():
         m(torch.randn(2, 3, 5, 5), torch.randn(2, 3, 5, 5))
     with pytest.raises(ValueError, match='4-D'):
         m(torch.randn(4, 5, 5), torch.randn(4, 5, 5))
+
+
+@pytest.mark.parametrize('name', ['NLKD_woIN_Loss', 'NLKD_IN_Gaussian_Loss',
+                                  'NLKD_IN_EBGaussian_Loss', 'NLKD_IN_Concatenation_Loss',
+                                  'DCN_NLKD_Loss'])
+def test_no_hw_by_n_matrix_kept(name):
+    """Nothing of HW x N size is saved for backward (the point of the evaluation)."""
+    m = MODELS.build(dict(type=name, in_channels=8))
+    s, t = make_pair((2, 8, 24, 20), dtype=torch.float32)
+    s.requires_grad_()
+    hw, n = 24 * 20, 12 * 10
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda x: saved.append(x.numel()) or x,
+                                                  lambda x: x):
+        value = m(s, t)
+    value.backward()
+    assert saved and max(saved) < hw * n, (max(saved), hw * n)
+
+
+def test_materialized_softmax_matches():
+    for name in ('NLKD_IN_Gaussian_Loss', 'NLKD_IN_EBGaussian_Loss'):
+        m = build(name, fused_softmax=False)
+        assert_same(m, *make_pair((2, 6, 5, 4)))
