@@ -17,13 +17,18 @@ from .l2_loss import L2Loss
 from .ld_loss import LocalizationDistillLoss
 from .mgd import MGDLoss
 from .mse_loss import MSELoss
-from .nlkd_family import NonLocalKDLoss
+from .nlkd_family import (DCN_NLKD_Loss, NLKD_IN_align_Loss, NLKD_IN_Concatenation_Loss,
+                          NLKD_IN_EBGaussian_Loss, NLKD_IN_Gaussian_Loss, NLKD_woIN_Loss,
+                          NLKD_WOSkip_Loss, NonLocalKDLoss)
 from .ofd_loss import OFDLoss
 from .pkd import PKDLoss
 
 __all__ = [
     'CanKDLoss', 'select_association_order', 'ACAMKDLoss', 'ChannelWiseDivergence', 'FGDLoss',
     'L2Loss', 'MGDLoss', 'PKDLoss', 'NonLocalKDLoss',
+    # the CanKD paper's ablations, under the official names
+    'NLKD_woIN_Loss', 'NLKD_WOSkip_Loss', 'NLKD_IN_Gaussian_Loss', 'NLKD_IN_EBGaussian_Loss',
+    'NLKD_IN_Concatenation_Loss', 'NLKD_IN_align_Loss', 'DCN_NLKD_Loss',
     # head distillation: CrossKD, LD
     'KDQualityFocalLoss', 'CrossKDBoxLoss', 'CenternessKDLoss', 'LocalizationDistillLoss',
     # mmrazor's losses, under mmrazor's names
