@@ -98,3 +98,24 @@ def test_mmrazor_visualization_config_builds_the_hook():
     assert type(hook).__name__ == 'RazorVisualizationHook'
     assert sorted(hook.mappings) == ['p3', 'p4', 'p5', 'p6']
     assert hook.recorder_manager.get_recorder('neck').source == 'architecture.neck'
+
+
+def test_training_run_draws_before_training_and_after_validation(toy_data, tmp_path):
+    """mmrazor draws before training and after training epochs; an
+    iteration-based run also after each validation."""
+    from mmengine.runner import Runner
+    runner = _runner(toy_data, tmp_path, _hook(data_idx=0, mappings=dict(
+        c4=dict(recorder='bb', data_idx=3))))
+    cfg = runner.cfg
+    cfg.train_dataloader.update(batch_size=2, num_workers=0, persistent_workers=False)
+    cfg.train_dataloader.dataset.data_root = toy_data
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=2, val_interval=2)
+    cfg.param_scheduler = []
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=-1)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    hook = next(h for h in runner.hooks if type(h).__name__ == 'RazorVisualizationHook')
+    # mmengine ends an iteration-based loop with after_train_epoch (epoch 0)
+    assert [osp.basename(p) for p in hook.written] == [
+        'before_run_data_idx_0_c4_0.png', 'val_iter_2_data_idx_0_c4_0.png',
+        'epoch_0_data_idx_0_c4_0.png']
