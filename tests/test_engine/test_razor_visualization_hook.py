@@ -45,6 +45,8 @@ def _runner(toy_data, work_dir, hook):
         loader.dataset.data_root = toy_data
     cfg.default_hooks.visualization = hook
     cfg.default_hooks.logger.interval = 1
+    # mmengine keeps one visualizer per name: a fresh one writes under this work_dir
+    cfg.visualizer.name = f'razor_vis_{osp.basename(str(work_dir))}'
     return Runner.from_cfg(cfg)
 
 
@@ -119,3 +121,12 @@ def test_training_run_draws_before_training_and_after_validation(toy_data, tmp_p
     assert [osp.basename(p) for p in hook.written] == [
         'before_run_data_idx_0_c4_0.png', 'val_iter_2_data_idx_0_c4_0.png',
         'epoch_0_data_idx_0_c4_0.png']
+
+
+def test_without_out_dir_images_go_to_the_visualizer_backends(toy_data, tmp_path):
+    import glob
+    runner = _runner(toy_data, tmp_path, _hook(
+        out_dir=None, data_idx=0, mappings=dict(c4=dict(recorder='bb', data_idx=3))))
+    runner.val()
+    saved = glob.glob(osp.join(str(tmp_path), '**', 'vis_image', '*.png'), recursive=True)
+    assert [osp.basename(p) for p in saved] == ['val_data_idx_0_c4_0_0.png'], saved

@@ -1,5 +1,7 @@
 """mmrazor's ``RazorVisualizationHook``: draw recorded feature maps to PNGs."""
+import functools
 import os.path as osp
+import tempfile
 import warnings
 from typing import Dict, List, Optional, Union
 
@@ -225,26 +227,20 @@ class RazorVisualizationHook(Hook):
                     if self.use_norm:
                         feat = norm_featmap(feat)
                     tag = f'{stage}_data_idx_{idx}_{name}_{k}'
-                    out = osp.join(self._out_dir or runner.log_dir, 'vis_tmp', f'{tag}.png') \
-                        if self._out_dir is None else osp.join(self._out_dir, f'{tag}.png')
-                    draw_featmap(feat, out, title=f'{name}: {mapping["recorder"]} '
-                                 f'({osp.basename(img_path)})', image_rgb=image,
-                                 valid_hw=valid_hw, padded_hw=padded_hw,
-                                 **self.visualization_cfg)
+                    draw = functools.partial(
+                        draw_featmap, feat, title=f'{name}: {mapping["recorder"]} '
+                        f'({osp.basename(img_path)})', image_rgb=image, valid_hw=valid_hw,
+                        padded_hw=padded_hw, **self.visualization_cfg)
                     if self._out_dir is None:
-                        self._to_backends(runner, tag, out)
+                        with tempfile.TemporaryDirectory() as tmp:
+                            draw(osp.join(tmp, f'{tag}.png'))
+                            runner.visualizer.add_image(
+                                tag, mmcv.imread(osp.join(tmp, f'{tag}.png'),
+                                                 channel_order='rgb'), step=self._step)
                     else:
+                        out = osp.join(self._out_dir, f'{tag}.png')
+                        draw(out)
                         self.written.append(out)
                     self._step += 1
             for recorder in self.recorder_manager.recorders.values():
                 recorder.reset_data_buffer()
-
-    def _to_backends(self, runner, tag: str, png: str) -> None:
-        import os
-
-        import mmcv
-        try:
-            image = mmcv.imread(png, channel_order='rgb')
-            runner.visualizer.add_image(tag, image, step=self._step)
-        finally:
-            os.remove(png)
