@@ -1,7 +1,8 @@
 # CanKD-dagger: as cankd_cascade-mask-rcnn-x101_faster-rcnn-r50, but the
 # student's neck starts from the teacher's neck and its RoI box head from the
 # teacher's first cascade stage (roi_head.bbox_head.0), as the official
-# nlkdIN_dagger_fpn_cmrcnn_x101_frcnn_r50_2x_coco.py. The cascade stage
+# nlkdIN_dagger_fpn_cmrcnn_x101_frcnn_r50_2x_coco.py (tori-hotaru/CanKD@f951e3a).
+# The cascade stage
 # regresses class-agnostic boxes (4 outputs) where Faster R-CNN's head
 # regresses 80 x 4: that one tensor (fc_reg) does not fit and keeps its own
 # initialisation (mmengine warns about it). The official CanKD README
