@@ -1,4 +1,8 @@
-"""StopDistillHook (mmrazor's): no distill losses from ``stop_epoch`` on."""
+"""StopDistillHook (mmrazor's): no distill losses from ``stop_epoch`` on.
+
+Built with ``_scope_='cankd'``: a Runner in an earlier test may have left
+another default scope.
+"""
 import types
 
 import pytest
@@ -19,7 +23,8 @@ def _algorithm():
         loss_forward_mappings=dict(loss_pkd=dict(
             preds_S=dict(from_student=True, recorder='fpn', data_idx=0),
             preds_T=dict(from_student=False, recorder='fpn', data_idx=0))))
-    return MODELS.build(dict(type='FpnTeacherDistill', architecture=tiny_retinanet(8, 16),
+    return MODELS.build(dict(_scope_='cankd', type='FpnTeacherDistill',
+                             architecture=tiny_retinanet(8, 16),
                              teacher=tiny_retinanet(16, 16), distiller=distiller))
 
 
@@ -31,7 +36,7 @@ def _runner(model, epoch):
 def test_distill_losses_stop_at_stop_epoch():
     torch.manual_seed(0)
     model = _algorithm()
-    hook = HOOKS.build(dict(type='StopDistillHook', stop_epoch=2))
+    hook = HOOKS.build(dict(_scope_='cankd', type='StopDistillHook', stop_epoch=2))
     optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01))
     for epoch, distilled in ((0, True), (1, True), (2, False), (3, False)):
         hook.before_train_epoch(_runner(model, epoch))
@@ -43,8 +48,8 @@ def test_distill_losses_stop_at_stop_epoch():
 
 def test_bad_arguments_and_models_are_named():
     with pytest.raises(ValueError, match=r'stop_epoch must be an int >= 0, got -1'):
-        HOOKS.build(dict(type='StopDistillHook', stop_epoch=-1))
-    hook = HOOKS.build(dict(type='StopDistillHook', stop_epoch=0))
+        HOOKS.build(dict(_scope_='cankd', type='StopDistillHook', stop_epoch=-1))
+    hook = HOOKS.build(dict(_scope_='cankd', type='StopDistillHook', stop_epoch=0))
     plain = MODELS.build(tiny_retinanet(8, 16))
     with pytest.raises(TypeError, match='RetinaNet, not a distillation algorithm'):
         hook.before_train_epoch(_runner(plain, 0))
