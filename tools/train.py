@@ -23,6 +23,7 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from cankd.engine.safety_defaults import apply_safety_defaults
 from cankd.utils import (exit_without_native_teardown, register_all_modules,
                          setup_cpu_distributed, shutdown_distributed)
 from cankd.utils.data_check import DatasetError, build_checked_dataloaders, check_data_or_exit
@@ -119,6 +120,8 @@ def build_config(args: argparse.Namespace) -> Config:
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
 
+    # Stop on a non-finite loss, resume exactly (cankd.engine.hooks).
+    apply_safety_defaults(cfg)
     if args.amp:
         enable_amp(cfg)
     if args.auto_scale_lr:

@@ -35,6 +35,7 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
+from cankd.engine.safety_defaults import apply_safety_defaults
 from cankd.utils.data_check import build_checked_dataloaders
 from cankd.utils.io import atomic_write_json
 from cankd.utils.progress import ProgressLine
@@ -95,8 +96,10 @@ def stage_config(task: str, kind: str, work_dir: str, data_root: str, seed: int,
     # mmengine's visualizer is a per-name singleton: without a name of its own,
     # a stage would log its scalars into the first stage's folder.
     cfg.visualizer.name = f'quickstart_{osp.basename(work_dir)}_{id(cfg)}'
-    # Resume an interrupted run from its last complete checkpoint.
+    # Resume an interrupted run from its last complete checkpoint, exactly; stop
+    # on a non-finite loss (what tools/train.py adds to every config).
     cfg.resume = osp.isfile(osp.join(work_dir, 'last_checkpoint'))
+    apply_safety_defaults(cfg)
     return cfg
 
 
