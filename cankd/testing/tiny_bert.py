@@ -41,6 +41,7 @@ def use_tiny_bert(model_cfg: dict, path: str) -> None:
     no_fairscale = importlib.util.find_spec('fairscale') is None
     for part in ('architecture', 'teacher'):
         sub = model_cfg[part]
-        sub.setdefault('language_model', {})['name'] = path
+        # (a ConfigDict's setdefault hands back a copy: assign instead)
+        sub['language_model'] = dict(sub.get('language_model') or {}, name=path)
         if no_fairscale:
-            sub.setdefault('encoder', {})['num_cp'] = 0
+            sub['encoder'] = dict(sub.get('encoder') or {}, num_cp=0)
