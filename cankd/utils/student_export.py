@@ -31,8 +31,9 @@ def extract_student(checkpoint: dict) -> dict:
 
 
 def check_export_target(src: str, dst: str, force: bool = False) -> None:
-    """Refuse an output that would destroy work: the input itself, an existing
-    file without ``force``, a directory, or a folder that does not exist."""
+    """Refuse an output that would destroy work or cannot be written: the input
+    itself, an existing file without ``force``, a directory, a path under a
+    file. A missing folder is created when saving."""
     if osp.isdir(dst):
         raise IsADirectoryError(f'--out-path {dst} is a directory; give a file path such as '
                                 f'{osp.join(dst, "student.pth")}')
@@ -43,9 +44,9 @@ def check_export_target(src: str, dst: str, force: bool = False) -> None:
     if osp.exists(dst) and not force:
         raise FileExistsError(f'--out-path {dst} exists; pass --force to overwrite it')
     folder = osp.dirname(osp.abspath(dst))
-    if not osp.isdir(folder):
-        raise FileNotFoundError(f'--out-path {dst}: folder {folder} does not exist')
-    if not os.access(folder, os.W_OK):
+    if osp.exists(folder) and not osp.isdir(folder):
+        raise NotADirectoryError(f'--out-path {dst}: {folder} is a file, not a folder')
+    if osp.isdir(folder) and not os.access(folder, os.W_OK):
         raise PermissionError(f'--out-path {dst}: folder {folder} is not writable')
 
 

@@ -143,11 +143,13 @@ def test_export_refuses_an_existing_output_unless_forced(kd_ckpt, tmp_path):
     assert list(safe_load(out)['state_dict']) == ['w']
 
 
-def test_export_to_a_directory_or_missing_folder_is_a_clear_error(kd_ckpt, tmp_path):
+def test_export_to_a_directory_or_under_a_file_is_a_clear_error(kd_ckpt, tmp_path):
     with pytest.raises(SystemExit, match='is a directory; give a file path'):
         _export_tool()([str(kd_ckpt), '--out-path', str(tmp_path)])
-    with pytest.raises(SystemExit, match='does not exist'):
-        _export_tool()([str(kd_ckpt), '--out-path', str(tmp_path / 'no' / 'such.pth')])
+    with pytest.raises(SystemExit, match='is a file, not a folder'):
+        _export_tool()([str(kd_ckpt), '--out-path', str(kd_ckpt / 'student.pth')])
+    _export_tool()([str(kd_ckpt), '--out-path', str(tmp_path / 'new' / 'student.pth')])
+    assert (tmp_path / 'new' / 'student.pth').is_file()  # a missing folder is made
 
 
 # --- 2: teacher checkpoints that do not fit ---------------------------------
