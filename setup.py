@@ -31,6 +31,8 @@ setup(
     # torch and mmcv are installed by tools/install.sh (see requirements.txt):
     # declaring them here would let pip pick a CUDA torch or an ops-less mmcv.
     install_requires=read_requirements('requirements/runtime.txt'),
-    extras_require={'tests': read_requirements('requirements/tests.txt')},
+    extras_require={'tests': read_requirements('requirements/tests.txt'),
+                    # Grounding DINO: transformers (BERT), fairscale (num_cp)
+                    'grounding': read_requirements('requirements/grounding.txt')},
     license='Apache License 2.0',
 )

@@ -417,6 +417,8 @@ RULES = [
          'compiles the CUDA ops of mmcv: needs nvcc and a CUDA torch'),
     Rule(r'pip install cityscapesscripts', 'cannot',
          'only needed to convert Cityscapes, which is not here'),
+    Rule(r'pip install -e "\.\[grounding\]"', 'cannot',
+         'downloads transformers and fairscale (the optional Grounding DINO extra)'),
     Rule(r'python "\$\(python -c .*\)/\.mim/tools/dataset_converters/cityscapes\.py" '
          r'data/cityscapes .*', 'cannot', 'needs the Cityscapes dataset'),
     Rule(r'python mmdeploy/tools/deploy\.py .*', 'cannot',
