@@ -106,11 +106,14 @@ class NonLocalKDLoss(CanKDLoss):
         residual (bool): add S to the block output. Defaults to True.
         align (bool): accept level lists and resize the student. Defaults to False.
         deformable (bool): deformable theta/phi/g/W. Defaults to False.
-        fused_softmax (bool): softmax variants through
-            ``scaled_dot_product_attention`` (True: the HW x N matrix is
-            never kept) or evaluated as the official code does (False: logits
-            and softmax kept for backward, fewer FLOPs: on a CPU the Gaussian
-            can be faster so). Defaults to True.
+        fused_softmax (bool | str): softmax variants through
+            ``scaled_dot_product_attention`` (True: the HW x N matrix is never
+            kept, but the logits are recomputed in backward) or as the official
+            code does (False: logits and softmax kept, fewer FLOPs). 'auto':
+            fused iff N > 2 Cq (Cq: the logits' contraction width, C for
+            'gaussian', C' else), i.e. where the HW x N matrix outweighs the
+            features (FPN levels, not the 2048-channel segmentation map).
+            Defaults to 'auto'.
         strict_official (bool): reproduce the official code where it fails
             (see docs/methods.md, "The NLKD family"): 'gaussian' without
             sub-sampling and deformable without BN raise as the official code
@@ -134,7 +137,7 @@ class NonLocalKDLoss(CanKDLoss):
                  residual: bool = True,
                  align: bool = False,
                  deformable: bool = False,
-                 fused_softmax: bool = True,
+                 fused_softmax: Union[bool, str] = 'auto',
                  strict_official: bool = True,
                  init_cfg: Optional[dict] = None) -> None:
         name = type(self).__name__
@@ -154,6 +157,9 @@ class NonLocalKDLoss(CanKDLoss):
                          order, dimension, tau, eps, init_cfg)
         self.pairwise, self.deformable = pairwise, deformable
         self.instance_norm, self.residual, self.align = instance_norm, residual, align
+        if fused_softmax not in (True, False, 'auto'):
+            raise ValueError(f"{name}: fused_softmax must be True, False or 'auto', "
+                             f'got {fused_softmax!r}')
         self.strict_official, self.fused_softmax = strict_official, fused_softmax
         c, ci = in_channels, self.inter_channels
         if deformable:
@@ -266,7 +272,9 @@ class NonLocalKDLoss(CanKDLoss):
                 a, bk = self.concat_project.weight.to(dtype).view(2, ci, 1).unbind(0)
                 u = (q * a).sum(1)  # B x HW
                 y = _concat_attend(u, (k * bk).sum(1), v)
-            elif not self.fused_softmax:  # the official order: B x HW x N kept
+            elif not (self.fused_softmax is True or (self.fused_softmax == 'auto'
+                                                      and n > 2 * q.shape[1])):
+                # the official order: B x HW x N logits and softmax kept
                 att = torch.softmax(torch.bmm(q.transpose(1, 2), k), dim=-1)
                 y = torch.bmm(v, att.transpose(1, 2))
             elif self.pairwise == 'gaussian' and not self.deformable:

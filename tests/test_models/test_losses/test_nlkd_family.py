@@ -146,7 +146,8 @@ def assert_same(m, s, t, ref_fn=None, rtol=1e-9):
                          ids=['train', 'odd-batch1-train', 'odd-eval'])
 @pytest.mark.parametrize('name', list(ALIASES))
 def test_alias_matches_formula(name, shape, train):
-    m = build(name).train(train)
+    softmax = 'Gaussian' in name  # the fused path ('auto' would pick it for larger N only)
+    m = build(name, **(dict(fused_softmax=True) if softmax else {})).train(train)
     for key, value in ALIASES[name].items():
         assert getattr(m, key) == value
     assert_same(m, *make_pair(shape))
@@ -155,7 +156,8 @@ def test_alias_matches_formula(name, shape, train):
 @pytest.mark.parametrize('pairwise', ['gaussian', 'embedded_gaussian', 'concatenation', 'dot'])
 def test_float32_close_to_float64(pairwise):
     torch.manual_seed(0)
-    m = NonLocalKDLoss(16, pairwise=pairwise, residual=False, loss_weight=2.0)
+    m = NonLocalKDLoss(16, pairwise=pairwise, residual=False, loss_weight=2.0,
+                       fused_softmax=True)
     with torch.no_grad():
         m.bn.weight.normal_()
     s, t = make_pair((2, 16, 12, 10), dtype=torch.float32)
@@ -239,7 +241,7 @@ def test_bad_inputs_name_the_fault():
                                   'DCN_NLKD_Loss'])
 def test_no_hw_by_n_matrix_kept(name):
     """Nothing of HW x N size is saved for backward (the point of the evaluation)."""
-    m = MODELS.build(dict(type=name, in_channels=8))
+    m = MODELS.build(dict(type=name, in_channels=8))  # 'auto': fused, as N > 2 C
     s, t = make_pair((2, 8, 24, 20), dtype=torch.float32)
     s.requires_grad_()
     hw, n = 24 * 20, 12 * 10
@@ -251,7 +253,10 @@ def test_no_hw_by_n_matrix_kept(name):
     assert saved and max(saved) < hw * n, (max(saved), hw * n)
 
 
-def test_materialized_softmax_matches():
+@pytest.mark.parametrize('fused', [True, False])
+def test_fused_or_materialized_softmax_matches(fused):
     for name in ('NLKD_IN_Gaussian_Loss', 'NLKD_IN_EBGaussian_Loss'):
-        m = build(name, fused_softmax=False)
+        m = build(name, fused_softmax=fused)
         assert_same(m, *make_pair((2, 6, 5, 4)))
+    with pytest.raises(ValueError, match="fused_softmax must be True, False or 'auto'"):
+        NonLocalKDLoss(4, pairwise='gaussian', fused_softmax='yes')
