@@ -4,6 +4,8 @@ those whose setup differs from the official config's (slow).
 
 test_configs_build.py builds every one of them offline.
 """
+import os.path as osp
+
 import pytest
 import torch
 from mmengine.optim import OptimWrapper
@@ -11,6 +13,7 @@ from mmengine.optim import OptimWrapper
 from cankd.registry import MODELS
 from cankd.testing.tiny_models import demo_det_batch
 
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG = 'configs/cankd/'
 FRCNN_X101_RETINA = CFG + 'cankd_faster-rcnn-x101_retinanet-r50_fpn_2xb2-1x_coco.py'
 SWIN_RETINA = CFG + 'cankd_mask-rcnn-swin-s_retinanet-r50_fpn_2xb2-2x_coco.py'
@@ -31,7 +34,7 @@ NEW = [CFG + name for name in (
 @pytest.mark.parametrize('path', NEW, ids=lambda p: p[len(CFG):-3])
 def test_every_new_config_names_its_source_and_a_teacher(path, load_config):
     cfg = load_config(path)
-    with open(path) as f:
+    with open(osp.join(ROOT, path)) as f:
         header = f.read().split('_base_')[0]
     assert 'tori-hotaru/CanKD@f951e3a' in header, path
     assert cfg.model._scope_ == 'cankd'
