@@ -15,6 +15,7 @@ with ``result.json``; a rerun reuses them and resumes the unfinished stage.
 Writes ``DIR/ablation/summary.json`` and ``DIR/ablation/ablation.png``.
 ``tools/analysis_tools/ablation.py`` is its command line.
 """
+import json
 import os
 import os.path as osp
 import statistics
@@ -66,7 +67,8 @@ def _check_variants(variants: Sequence[str]) -> List[str]:
 
 def run_ablation(work_dir: Optional[str] = None, data_root: str = 'data', seeds: int = 3,
                  variants: Sequence[str] = tuple(VARIANTS), max_iters: Optional[int] = None,
-                 quick: bool = False, verbose: bool = False, task: str = 'seg') -> Dict:
+                 quick: bool = False, verbose: bool = False, task: str = 'seg',
+                 jobs: int = 1) -> Dict:
     """Train (or reuse) teacher, students and every variant; the summary.
 
     Args:
@@ -77,6 +79,9 @@ def run_ablation(work_dir: Optional[str] = None, data_root: str = 'data', seeds:
         max_iters: override the configs' schedule (all models).
         quick: smoke test, a few iterations on a few images (CI).
         verbose: mmengine's console output instead of progress lines.
+        jobs: stages trained at once, each in its own process with
+            ``cpu_count // jobs`` threads (the students start with the teacher;
+            the variants once it is done). Runs stay in seed order.
     """
     if task != 'seg':
         raise ValueError('the ablation runs on the seg quickstart only')
@@ -102,14 +107,77 @@ def run_ablation(work_dir: Optional[str] = None, data_root: str = 'data', seeds:
         label = f'[{count[0]}/{total}] {name:<{width}}'
         return run_stage(name, cfg, metric, metric_name, verbose=verbose, label=label)
 
-    results = {'teacher': stage('teacher', 'teacher', 0)}
+    plan = [('teacher', 'teacher', 0, None)]
     for seed in range(seeds):
-        results[f'student_seed{seed}'] = stage(f'student_seed{seed}', 'student', seed)
-        for variant in variants:
-            name = stage_name(variant, seed)
-            results[name] = stage(name, 'cankd', seed, loss_type=VARIANTS[variant][1],
-                                  teacher_ckpt=results['teacher']['checkpoint'])
+        plan.append((f'student_seed{seed}', 'student', seed, None))
+        plan += [(stage_name(v, seed), 'cankd', seed, VARIANTS[v][1]) for v in variants]
+    if jobs <= 1:
+        results = {}
+        for name, kind, seed, loss_type in plan:
+            kwargs = dict(teacher_ckpt=results['teacher']['checkpoint']) if kind == 'cankd' \
+                else {}
+            results[name] = stage(name, kind, seed, loss_type, **kwargs)
+    else:
+        results = _run_parallel(plan, jobs, dict(
+            task=task, work_dir=work_dir, data=data, quick=quick, max_iters=max_iters,
+            verbose=verbose, metric=metric, metric_name=metric_name), total, width)
     return _finish(work_dir, results, variants, seeds, partial=False)
+
+
+def _stage_job(spec: Dict) -> Dict:
+    """One stage in a worker process (``jobs > 1``)."""
+    import torch
+
+    import cankd  # noqa: F401  (registries, safe checkpoint loading)
+    torch.set_num_threads(spec['threads'])
+    cfg = stage_config(spec['task'], spec['kind'], osp.join(spec['work_dir'], spec['name']),
+                       spec['data'], spec['seed'], quick=spec['quick'],
+                       max_iters=spec['max_iters'], **spec['kwargs'])
+    if spec['loss_type'] is not None:
+        swap_loss(cfg, spec['loss_type'])
+    return run_stage(spec['name'], cfg, spec['metric'], spec['metric_name'],
+                     verbose=spec['verbose'], label=spec['label'])
+
+
+def _run_parallel(plan: List, jobs: int, common: Dict, total: int, width: int) -> Dict:
+    """Run the plan's stages ``jobs`` at a time, the first ready one first
+    (a variant is ready once the teacher is trained)."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    threads = max((os.cpu_count() or 1) // jobs, 1)
+    results, running = {}, {}
+    pending = list(enumerate(plan, 1))
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context('spawn'))
+    try:
+        while pending or running:
+            while len(running) < jobs and pending:
+                ready = [p for p in pending if p[1][1] != 'cankd' or 'teacher' in results]
+                if not ready:
+                    break
+                index, (name, kind, seed, loss_type) = ready[0]
+                pending.remove(ready[0])
+                cached = osp.join(common['work_dir'], name, 'result.json')
+                if osp.isfile(cached):  # no process to start
+                    with open(cached) as f:
+                        results[name] = json.load(f)
+                    print(f'[quickstart] {name}: reusing {cached}', flush=True)
+                    continue
+                kwargs = dict(teacher_ckpt=results['teacher']['checkpoint']) \
+                    if kind == 'cankd' else {}
+                spec = dict(common, name=name, kind=kind, seed=seed, loss_type=loss_type,
+                            kwargs=kwargs, threads=threads,
+                            label=f'[{index}/{total}] {name:<{width}}')
+                running[pool.submit(_stage_job, spec)] = name
+            if not running:
+                continue
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                results[running.pop(future)] = future.result()
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return {name: results[name] for name, *_ in plan}
 
 
 def collect(work_dir: Optional[str] = None, seeds: int = 3,
@@ -117,7 +185,6 @@ def collect(work_dir: Optional[str] = None, seeds: int = 3,
     """The summary of the finished stages only (no training): a partial table."""
     variants = _check_variants(variants)
     work_dir = work_dir or osp.join('work_dirs', 'quickstart', 'seg')
-    import json
     results = {}
     names = ['teacher'] + [f'student_seed{s}' for s in range(seeds)] + [
         stage_name(v, s) for s in range(seeds) for v in variants]

@@ -1,7 +1,7 @@
 """The CanKD paper's ablation on the toy data, in one command.
 
     python tools/analysis_tools/ablation.py [--seeds 3] [--variants dot gaussian ...]
-        [--work-dir work_dirs/quickstart/seg] [--report-only]
+        [--work-dir work_dirs/quickstart/seg] [--jobs 2] [--report-only]
 
 Runs the seg quickstart pair (teacher R-18 w32 -> student R-18 w8 on toy
 Cityscapes) with each member of the non-local KD family: dot product (CanKD
@@ -38,6 +38,8 @@ def parse_args(argv=None):
     parser.add_argument('--quick', action='store_true',
                         help=f'smoke test: {QUICK["max_iters"]} iterations on '
                         f'{QUICK["num_train"]} images (CI)')
+    parser.add_argument('--jobs', type=int, default=1,
+                        help='stages trained at once, one process each (default 1)')
     parser.add_argument('--report-only', action='store_true',
                         help='no training: the table of the finished runs (marked partial)')
     parser.add_argument('--verbose', action='store_true',
@@ -57,7 +59,8 @@ def main(argv=None):
     try:
         return run_ablation(work_dir=args.work_dir, data_root=args.data_root,
                             seeds=args.seeds, variants=args.variants,
-                            max_iters=args.max_iters, quick=args.quick, verbose=args.verbose)
+                            max_iters=args.max_iters, quick=args.quick, verbose=args.verbose,
+                            jobs=args.jobs)
     except KeyboardInterrupt:  # Ctrl-C: no traceback, the work dir is resumable
         print('\n[ablation] interrupted: run the same command again to resume',
               file=sys.stderr)
