@@ -204,12 +204,13 @@ def plot(records: List[dict], path: str, device_name: str) -> None:
     import matplotlib.pyplot as plt
 
     done = [r for r in records if 'time_ms' in r]
-    groups = list(dict.fromkeys(f"{r['case']}\n{r['loss']}" for r in done))
+    tag = lambda r: f"{r['case']}\n{r['loss'][8:-5]}"  # noqa: E731  (NLKD_IN_..._Loss)
+    groups = list(dict.fromkeys(tag(r) for r in done))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, key, label in zip(axes, ('time_ms', 'peak_mem_mb'),
                               ('forward + backward time (ms)', 'peak memory (MB)')):
         for j, impl in enumerate(IMPLS):
-            vals = {f"{r['case']}\n{r['loss']}": r[key] for r in done if r['impl'] == impl}
+            vals = {tag(r): r[key] for r in done if r['impl'] == impl}
             ax.bar([i + 0.4 * j - 0.2 for i in range(len(groups))],
                    [vals.get(g, 0) for g in groups], width=0.4, label=impl)
         ax.set_xticks(range(len(groups)), groups, fontsize=7)
