@@ -210,3 +210,17 @@ def run_tool(tmp_path_factory):
         return proc.stdout
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def _restore_default_scope():
+    """mmengine's current DefaultScope is process-wide: a test that builds a
+    Runner leaves it at its config's scope (mmseg, mmdet), and every later
+    ``cankd`` registry build would then resolve in that scope. Restore it."""
+    from collections import OrderedDict
+
+    from mmengine.registry import DefaultScope
+    saved = OrderedDict(DefaultScope._instance_dict)
+    yield
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(saved)
