@@ -10,24 +10,16 @@ model = dict(
     distiller=dict(
         teacher_recorders=dict(fpn=dict(type='ModuleOutputs', source='neck')),
         student_recorders=dict(fpn=dict(type='ModuleOutputs', source='neck')),
+        # the base's cls / LD terms (LD at weight 4), without its GIoU term
         distill_losses=dict(
             _delete_=True,
-            loss_cls_kd=dict(type='KDQualityFocalLoss', beta=1, loss_weight=1.0),
-            loss_reg_kd=dict(type='LocalizationDistillLoss', reg_max=16, T=1,
-                             bin_reduction='sum', normalize='weight_sum', loss_weight=4.0),
+            loss_cls_kd=_base_.model.distiller.distill_losses.loss_cls_kd,
+            loss_reg_kd=dict(_base_.model.distiller.distill_losses.loss_reg_kd, loss_weight=4.0),
             **{f'loss_pkd_fpn{i}': dict(type='PKDLoss', loss_weight=6) for i in range(5)}),
         loss_forward_mappings=dict(
             _delete_=True,
-            loss_cls_kd=dict(
-                preds_S=dict(from_student=True, recorder='cross', data_idx=0),
-                preds_T=dict(from_student=False, recorder='head', data_idx=0),
-                label_weights=dict(from_student=True, recorder='targets', data_idx=2),
-                avg_factor=dict(from_student=True, recorder='targets', data_idx=5)),
-            loss_reg_kd=dict(
-                preds_S=dict(from_student=True, recorder='cross', data_idx=1),
-                preds_T=dict(from_student=False, recorder='head', data_idx=1),
-                scores=dict(from_student=False, recorder='head', data_idx=0),
-                label_weights=dict(from_student=True, recorder='targets', data_idx=2)),
+            loss_cls_kd=_base_.model.distiller.loss_forward_mappings.loss_cls_kd,
+            loss_reg_kd=_base_.model.distiller.loss_forward_mappings.loss_reg_kd,
             **{
                 f'loss_pkd_fpn{i}': dict(
                     preds_S=dict(from_student=True, recorder='fpn', data_idx=i),

@@ -11,7 +11,7 @@ from cankd.registry import MODELS
 from ..distillers.configurable_distiller import DistillConfigError
 from .build import build_submodel
 from .single_teacher_distill import (_URL_PREFIXES, _add_prefix, _check_model_arg,
-                                     renormalise_for)
+                                     _forward_by_mode, renormalise_for)
 from .teacher_checkpoint import load_teacher_checkpoint
 
 # Keys of one entry of ``teachers``.
@@ -161,11 +161,7 @@ class MultiTeacherDistill(BaseModel):
                 inputs: torch.Tensor,
                 data_samples: Optional[List[BaseDataElement]] = None,
                 mode: str = 'tensor'):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode in ('predict', 'tensor'):
-            return self.architecture(inputs, data_samples, mode=mode)
-        raise ValueError(f'mode must be "loss", "predict" or "tensor", got {mode!r}')
+        return _forward_by_mode(self, inputs, data_samples, mode)
 
     def teacher_inputs(self, name: str, inputs: torch.Tensor) -> torch.Tensor:
         """``inputs`` as teacher ``name``'s own preprocessor would normalise them."""

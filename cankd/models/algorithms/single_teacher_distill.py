@@ -28,6 +28,17 @@ def _add_prefix(losses: dict, prefix: str) -> dict:
     return {f'{prefix}.{k}': v for k, v in losses.items()}
 
 
+def _forward_by_mode(algorithm: nn.Module, inputs: torch.Tensor,
+                     data_samples: Optional[List[BaseDataElement]], mode: str):
+    """The distillation algorithms' ``forward``: 'loss' runs ``algorithm.loss``
+    (student and teachers); 'predict' and 'tensor' run the student alone."""
+    if mode == 'loss':
+        return algorithm.loss(inputs, data_samples)
+    if mode in ('predict', 'tensor'):
+        return algorithm.architecture(inputs, data_samples, mode=mode)
+    raise ValueError(f'mode must be "loss", "predict" or "tensor", got {mode!r}')
+
+
 def _normalisation(preprocessor) -> Optional[dict]:
     """Normalisation settings of an mmdet/mmseg image data preprocessor."""
     if not hasattr(preprocessor, '_enable_normalize'):
@@ -153,11 +164,7 @@ class SingleTeacherDistill(BaseModel):
                 inputs: torch.Tensor,
                 data_samples: Optional[List[BaseDataElement]] = None,
                 mode: str = 'tensor'):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode in ('predict', 'tensor'):
-            return self.architecture(inputs, data_samples, mode=mode)
-        raise ValueError(f'mode must be "loss", "predict" or "tensor", got {mode!r}')
+        return _forward_by_mode(self, inputs, data_samples, mode)
 
     def teacher_forward(self, inputs: torch.Tensor, data_samples) -> None:
         """The teacher's whole forward (backbone, neck, heads), no task loss;
