@@ -46,6 +46,15 @@ def _concat_attend(u: torch.Tensor, w: torch.Tensor, v: torch.Tensor) -> torch.T
     return torch.addcmul(sum_wv, sum_v, u.unsqueeze(1)).div_(n)
 
 
+def _conv_project(weight: torch.Tensor, x: torch.Tensor,
+                  bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """A 1x1 conv on B x C_in x L: B x C_out x L. On CPU, at the segmentation
+    shape (2048 channels, 8192 positions), oneDNN's convolution forward and
+    backward are about 2x faster than the same product as a batched GEMM
+    with an expanded weight."""
+    return F.conv1d(x, weight.reshape(weight.shape[0], -1, 1), bias)
+
+
 def _softmax_attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Y = V softmax(Q^T K)^T (softmax over keys, no scale).
 
@@ -244,14 +253,18 @@ class NonLocalKDLoss(CanKDLoss):
         elif self.pairwise == 'gaussian':
             q, k = s.reshape(b, c, h * w), self._pool(t)
             v = self._pool(self.g(t))
-        else:  # 1x1 convs as GEMMs; phi and g read T together
+        elif self.pairwise != 'dot':  # 1x1 convs as convs: mkldnn beats a batched GEMM
+            q = _conv_project(self.theta.weight, flat(s), self.theta.bias)
+            kv = _conv_project(torch.cat([self.phi.weight, self.g.weight]), flat(t))
+            kv = self._pool(kv.view(b, 2 * ci, h, w))
+            kv = kv + torch.cat([self.phi.bias, self.g.bias]).to(kv.dtype).view(-1, 1)
+            k, v = kv.split(ci, dim=1)
+        else:  # dot: 1x1 convs as GEMMs (theta's bias enters in _attend_project)
             q = self._project(self.theta.weight, flat(s))
             kv = self._project(torch.cat([self.phi.weight, self.g.weight]), flat(t))
             kv = self._pool(kv.view(b, 2 * ci, h, w))
             kv = kv + torch.cat([self.phi.bias, self.g.bias]).to(kv.dtype).view(-1, 1)
             k, v = kv.split(ci, dim=1)
-            if self.pairwise != 'dot':
-                q = q + self.theta.bias.to(q.dtype).view(-1, 1)
 
         with torch.autocast(device_type, enabled=False):
             dtype = torch.promote_types(q.dtype, torch.float32)
@@ -289,8 +302,7 @@ class NonLocalKDLoss(CanKDLoss):
                 if self.deformable:
                     wy = self.W(y.reshape(b, ci, h, w).to(self.W.weight.dtype)).to(dtype)
                 else:
-                    wy = self._project(self.W.weight.to(dtype), y, self.W.bias.to(dtype)
-                                       .view(1, -1, 1).expand(b, -1, -1))
+                    wy = _conv_project(self.W.weight.to(dtype), y, self.W.bias.to(dtype))
             # contiguous: CPU BatchNorm2d backward is wrong for a batch-1 input with
             # an odd batch stride (a view of a transposed tensor; seen in torch 2.13)
             z = wy.contiguous().view(b, c, h, w)
