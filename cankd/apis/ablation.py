@@ -24,7 +24,7 @@ from typing import Dict, List, Optional, Sequence
 from mmengine.config import Config
 
 from cankd.apis.quickstart import TASKS, make_data, run_stage, stage_config
-from cankd.utils.io import atomic_write_json
+from cankd.utils.io import atomic_write, atomic_write_json
 
 __all__ = ['VARIANTS', 'run_ablation', 'collect', 'summarize_ablation', 'plot_ablation']
 
@@ -310,7 +310,7 @@ def plot_ablation(summary: Dict, path: str) -> None:
     ax.grid(axis='y', alpha=0.3)
     ax.legend(fontsize=7, loc='lower right')
     fig.tight_layout()
-    tmp = path + '.tmp.png'
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format='png'))
+    finally:
+        plt.close(fig)

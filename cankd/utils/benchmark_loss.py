@@ -38,7 +38,6 @@ import os.path as osp
 import platform
 import statistics
 import sys
-import tempfile
 import time
 import traceback
 from typing import Dict, List, Optional
@@ -46,6 +45,7 @@ from typing import Dict, List, Optional
 import torch
 
 from cankd.models.losses.cankd_loss import CanKDLoss, select_association_order
+from cankd.utils.io import atomic_write, atomic_write_text
 
 ORDERS = ('auto', 'quadratic', 'linear', 'floor')
 FPN = [('P3', 100, 168), ('P4', 50, 84), ('P5', 25, 42), ('P6', 13, 21), ('P7', 7, 11)]
@@ -328,20 +328,6 @@ def bench_case(case: dict, orders: List[str], args, progress) -> List[dict]:
 # ----------------------------------------------------------------------------
 # reporting
 # ----------------------------------------------------------------------------
-def _atomic_write(path: str, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=osp.dirname(path), prefix='.tmp_', suffix=osp.splitext(path)[1])
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
-
-
 def _load_avg() -> Optional[List[float]]:
     """1/5/15-minute load averages: other processes on the machine skew timings."""
     try:
@@ -453,7 +439,7 @@ def plot(records: List[dict], path: str, device_name: str) -> None:
         ax.legend()
     fig.suptitle(f'CanKD loss forward + backward, {tag}, {device_name}', fontsize=10)
     fig.tight_layout()
-    _atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format='png'))
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format='png'))
     plt.close(fig)
 
 
@@ -528,7 +514,7 @@ def main(argv=None) -> dict:
     meta['wall_s'] = time.perf_counter() - t0
     meta['load_avg_end'] = _load_avg()
     json_path = osp.join(args.out, 'loss_benchmark.json')
-    _atomic_write(json_path, lambda tmp: open(tmp, 'w').write(json.dumps(result, indent=1)))
+    atomic_write_text(json.dumps(result, indent=1), json_path)
     if records:
         _report(records, summary, args.out, meta['device_name'])
     if 'variants' in result:

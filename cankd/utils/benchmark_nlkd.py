@@ -221,5 +221,5 @@ def plot(records: List[dict], path: str, device_name: str) -> None:
     fig.suptitle(f'softmax NLKD variants: cankd vs the official evaluation, {device_name}',
                  fontsize=10)
     fig.tight_layout()
-    bl._atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format='png'))
+    bl.atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format='png'))
     plt.close(fig)

@@ -8,9 +8,6 @@ is written to a temporary file in its folder and renamed, so a reader never
 sees half a file.
 """
 import math
-import os
-import os.path as osp
-import tempfile
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -62,17 +59,12 @@ def norm_featmap(feat: torch.Tensor) -> torch.Tensor:
 def save_figure(fig, out: str, dpi: int = 100) -> None:
     """Write ``fig`` to ``out`` (PNG) atomically and close it."""
     import matplotlib.pyplot as plt
-    folder = osp.dirname(osp.abspath(out))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp-', suffix='.png')
-    os.close(fd)
+
+    from .io import atomic_write
     try:
-        fig.savefig(tmp, format='png', dpi=dpi)
-        os.replace(tmp, out)
+        atomic_write(out, lambda tmp: fig.savefig(tmp, format='png', dpi=dpi))
     finally:
         plt.close(fig)
-        if osp.exists(tmp):
-            os.remove(tmp)
 
 
 def _pyplot():

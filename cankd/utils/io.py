@@ -11,7 +11,7 @@ import os
 import os.path as osp
 import re
 import tempfile
-from typing import Any, List
+from typing import Any, Callable, List
 
 import torch
 
@@ -36,32 +36,34 @@ def _temporary(path: str, suffix: str):
     return fd, tmp
 
 
-def atomic_torch_save(obj: Any, path: str) -> None:
-    """``torch.save`` to a temporary file in the same folder, then rename, so
-    an interrupted write never leaves a half-written checkpoint at ``path``.
-    The file gets the permissions a plain ``torch.save`` would give it."""
-    fd, tmp = _temporary(path, '.pth')
+def atomic_write(path: str, write: Callable[[str], Any]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path`` (same suffix, so
+    writers that read the format from the name work), then rename it onto
+    ``path``: a reader never sees half a file, an interrupted write leaves
+    ``path`` as it was. The file gets the permissions ``open(path, 'w')``
+    would give it (``mkstemp`` alone makes 0600)."""
+    fd, tmp = _temporary(path, osp.splitext(path)[1])
     os.close(fd)
     try:
-        torch.save(obj, tmp)
+        write(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    finally:
         if osp.exists(tmp):
             os.remove(tmp)
-        raise
+
+
+def atomic_torch_save(obj: Any, path: str) -> None:
+    """``torch.save`` through :func:`atomic_write`: an interrupted save never
+    leaves a half-written checkpoint at ``path``."""
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def atomic_write_text(text: str, path: str) -> None:
-    """Write ``text`` through a temporary file and a rename."""
-    fd, tmp = _temporary(path, '.txt')
-    try:
-        with os.fdopen(fd, 'w') as f:
+    """Write ``text`` through :func:`atomic_write`."""
+    def write(tmp: str) -> None:
+        with open(tmp, 'w') as f:
             f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write(path, write)
 
 
 def atomic_write_json(obj: Any, path: str) -> None:

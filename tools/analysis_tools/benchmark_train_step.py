@@ -40,12 +40,13 @@ import os.path as osp
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from typing import Callable, Dict, List, Optional
 
 import torch
+
+from cankd.utils.io import atomic_write, atomic_write_text
 
 QUICKSTART = ('configs/quickstart/cankd_fcn_r18w32-r18w8_toy-cityscapes.py',
               'configs/quickstart/cankd_retinanet_r18-r18w16_toy-coco.py')
@@ -390,23 +391,8 @@ def profile_overhead(bench: dict, steps: int, top: int = 15) -> dict:
 # ----------------------------------------------------------------------------
 # reporting
 # ----------------------------------------------------------------------------
-def _atomic_write(path: str, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=osp.dirname(path) or '.', prefix='.tmp_',
-                               suffix=osp.splitext(path)[1])
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
-
-
 def _write_json(path: str, data: dict) -> None:
-    def write(tmp):
-        with open(tmp, 'w') as f:
-            json.dump(data, f, indent=1)
-    _atomic_write(path, write)
+    atomic_write_text(json.dumps(data, indent=1), path)
 
 
 def _load_avg() -> Optional[List[float]]:
@@ -483,7 +469,7 @@ def plot(results: List[dict], path: str, title: str) -> None:
     fig.legend(handles[::-1], labels[::-1], loc='center right', fontsize=8)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout(rect=(0, 0, 0.78, 1))
-    _atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format='png'))
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format='png'))
     plt.close(fig)
 
 
