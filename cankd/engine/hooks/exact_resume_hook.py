@@ -127,11 +127,14 @@ class ExactResumeHook(Hook):
 
     def before_train(self, runner) -> None:
         loop = runner.train_loop
-        max_iters, max_epochs = getattr(loop, 'max_iters', None), getattr(loop, 'max_epochs', None)
-        by_epoch = hasattr(loop, 'dataloader') and not hasattr(loop, 'dataloader_iterator')
-        self._resumed_finished = bool(runner._has_loaded and getattr(runner, '_resume', False) and (
-            (by_epoch and max_epochs is not None and runner.epoch >= max_epochs)
-            or (not by_epoch and max_iters is not None and runner.iter >= max_iters)))
+        # iteration loops hold an infinite data iterator, epoch loops a dataloader
+        step, last = ((runner.iter, getattr(loop, 'max_iters', None))
+                      if hasattr(loop, 'dataloader_iterator')
+                      else (runner.epoch, getattr(loop, 'max_epochs', None)))
+        resumed = runner._has_loaded and getattr(runner, '_resume', False)
+        # nothing left to train: the loop runs no step, hence no validation
+        self._resumed_finished = bool(resumed and last is not None and step >= last
+                                      and getattr(loop, 'val_begin', 1) <= step)
         if self._pending is not None and hasattr(loop, 'dataloader_iterator'):
             loop.dataloader_iterator = _RestoreBeforeNext(
                 loop.dataloader_iterator, runner.iter, self._pending)
@@ -152,11 +155,7 @@ class ExactResumeHook(Hook):
             self._saved_for_val = None
 
     def after_train(self, runner) -> None:
-        loop = runner.train_loop
-        step = runner.epoch if hasattr(loop, 'max_epochs') and not hasattr(
-            loop, 'dataloader_iterator') else runner.iter
-        if (self._resumed_finished and runner.val_loop is not None
-                and getattr(loop, 'val_begin', 1) <= step):
+        if self._resumed_finished and runner.val_loop is not None:
             print_log('resumed a run whose training had finished: running its final '
                       'validation', logger='current')
             self._resumed_finished = False

@@ -58,11 +58,11 @@ def load_teacher_checkpoint(teacher: nn.Module, filename: str, strict: bool = Tr
             'checkpoint. To use its student as a teacher, export it first: python '
             f'tools/model_converters/convert_kd_ckpt_to_student.py {filename} --out-path '
             'teacher.pth, and give teacher_ckpt="teacher.pth".')
-    mismatched = [f'{k} (checkpoint {tuple(v.shape)}, teacher {tuple(own[k].shape)})'
-                  for k, v in state.items()
-                  if k in own and isinstance(v, torch.Tensor) and v.shape != own[k].shape]
-    loadable = {k: v for k, v in state.items()
-                if not (k in own and isinstance(v, torch.Tensor) and v.shape != own[k].shape)}
+    other_shape = {k for k, v in state.items()
+                   if k in own and isinstance(v, torch.Tensor) and v.shape != own[k].shape}
+    mismatched = [f'{k} (checkpoint {tuple(state[k].shape)}, teacher {tuple(own[k].shape)})'
+                  for k in state if k in other_shape]
+    loadable = {k: v for k, v in state.items() if k not in other_shape}
     result = teacher.load_state_dict(loadable, strict=False)
     missing = [k for k in result.missing_keys if not k.endswith('num_batches_tracked')]
     unexpected = list(result.unexpected_keys)
