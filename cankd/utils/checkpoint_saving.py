@@ -41,14 +41,18 @@ def _defer_removals(save: Callable) -> Callable:
     @functools.wraps(save)
     def wrapper(self, runner, *args, **kwargs):
         backend = getattr(self, 'file_backend', None)
-        if backend is None:
+        # mmengine's _save_best_checkpoint calls _save_checkpoint_with_step: the
+        # inner save defers into the outer one's list, which removes at the end
+        if backend is None or getattr(self, '_cankd_deferring', False):
             return save(self, runner, *args, **kwargs)
         deferred: List[tuple] = []
         backend.remove = lambda path: deferred.append(('remove', path))
         backend.rmtree = lambda path: deferred.append(('rmtree', path))
+        self._cankd_deferring = True
         try:
             result = save(self, runner, *args, **kwargs)
         finally:
+            self._cankd_deferring = False
             del backend.remove, backend.rmtree  # the class methods again
         written = {self.last_ckpt, getattr(self, 'best_ckpt_path', None),
                    *getattr(self, 'best_ckpt_path_dict', {}).values()}

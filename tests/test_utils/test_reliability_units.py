@@ -277,3 +277,51 @@ def test_safety_hooks_are_on_by_default_and_can_be_turned_off():
     assert 'nonfinite_check' not in cfg.default_hooks
     with pytest.raises(ValueError, match="action must be 'raise' or 'skip'"):
         NonFiniteCheckHook(action='ignore')
+
+
+class _ToyModel(torch.nn.Module):
+    """A one-weight model with mmengine's BaseModel interface (loss / predict)."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+
+    def train_step(self, data, optim_wrapper):
+        loss = ((self.weight - 1) ** 2).sum()
+        optim_wrapper.update_params(loss)
+        return dict(loss=loss)
+
+    def val_step(self, data):
+        return [float(self.weight)]
+
+    test_step = val_step
+
+
+def test_save_best_with_rotation_keeps_best_and_latest(tmp_path):
+    """mmengine's best-checkpoint save nests a step save; with cankd's deferred
+    removals the first best save crashed (AttributeError on the backend) on
+    every config with ``save_best``. The best and the newest kept checkpoint
+    stay; the older ones go once the new files are written."""
+    from mmengine.evaluator import BaseMetric
+    from mmengine.runner import Runner
+
+    class Weight(BaseMetric):  # the metric rises every validation: a new best each time
+        def process(self, data_batch, data_samples):
+            self.results.extend(data_samples)
+
+        def compute_metrics(self, results):
+            return dict(w=float(results[-1]))
+
+    loader = dict(dataset=[0] * 4, batch_size=1, sampler=dict(type='DefaultSampler',
+                                                               shuffle=False),
+                  collate_fn=dict(type='default_collate'))
+    runner = Runner(
+        model=_ToyModel(), work_dir=str(tmp_path), train_dataloader=loader,
+        val_dataloader=loader, val_evaluator=[Weight()],
+        train_cfg=dict(by_epoch=False, max_iters=6, val_interval=2), val_cfg=dict(),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=2,
+                                           max_keep_ckpts=1, save_best='w', rule='greater')),
+        default_scope='mmengine')
+    runner.train()
+    assert sorted(p.name for p in tmp_path.glob('*.pth')) == ['best_w_iter_6.pth', 'iter_6.pth']
