@@ -24,6 +24,7 @@ from typing import Dict, List, Optional, Sequence
 from mmengine.config import Config
 
 from cankd.apis.quickstart import TASKS, make_data, run_stage, stage_config
+from cankd.apis.stage_pool import run_plan
 from cankd.utils.io import atomic_write, atomic_write_json
 
 __all__ = ['VARIANTS', 'run_ablation', 'collect', 'summarize_ablation', 'plot_ablation']
@@ -91,93 +92,32 @@ def run_ablation(work_dir: Optional[str] = None, data_root: str = 'data', seeds:
     work_dir = work_dir or osp.join('work_dirs', 'quickstart', task)
     print(f'[ablation] toy data in {data_root} (generated unless complete)', flush=True)
     data = make_data(task, data_root, quick)
-    metric, metric_name = TASKS[task]['metric'], TASKS[task]['metric_name']
-    total = 1 + seeds * (1 + len(variants))
-    names = ['teacher'] + [stage_name(v, seeds - 1) for v in variants]
-    width = max(len(n) for n in names)
-    count = [0]
-
-    def stage(name: str, kind: str, seed: int, loss_type: Optional[str] = None,
-              **kwargs) -> Dict:
-        count[0] += 1
-        cfg = stage_config(task, kind, osp.join(work_dir, name), data, seed, quick=quick,
-                           max_iters=max_iters, **kwargs)
-        if loss_type is not None:
-            swap_loss(cfg, loss_type)
-        label = f'[{count[0]}/{total}] {name:<{width}}'
-        return run_stage(name, cfg, metric, metric_name, verbose=verbose, label=label)
-
-    plan = [('teacher', 'teacher', 0, None)]
+    plan = [dict(name='teacher', kind='teacher', seed=0, loss_type=None, needs=[])]
     for seed in range(seeds):
-        plan.append((f'student_seed{seed}', 'student', seed, None))
-        plan += [(stage_name(v, seed), 'cankd', seed, VARIANTS[v][1]) for v in variants]
-    if jobs <= 1:
-        results = {}
-        for name, kind, seed, loss_type in plan:
-            kwargs = dict(teacher_ckpt=results['teacher']['checkpoint']) if kind == 'cankd' \
-                else {}
-            results[name] = stage(name, kind, seed, loss_type, **kwargs)
-    else:
-        results = _run_parallel(plan, jobs, dict(
-            task=task, work_dir=work_dir, data=data, quick=quick, max_iters=max_iters,
-            verbose=verbose, metric=metric, metric_name=metric_name), total, width)
+        plan.append(dict(name=f'student_seed{seed}', kind='student', seed=seed,
+                         loss_type=None, needs=[]))
+        plan += [dict(name=stage_name(v, seed), kind='cankd', seed=seed,
+                      loss_type=VARIANTS[v][1], needs=['teacher']) for v in variants]
+    width = max(len(stage['name']) for stage in plan)
+    for index, stage in enumerate(plan, 1):
+        stage.update(task=task, data=data, quick=quick, max_iters=max_iters,
+                     verbose=verbose, work_dir=osp.join(work_dir, stage['name']),
+                     label=f'[{index}/{len(plan)}] {stage["name"]:<{width}}')
+    results = run_plan(plan, _run_stage, jobs)
     return _finish(work_dir, results, variants, seeds, partial=False)
 
 
-def _stage_job(spec: Dict) -> Dict:
-    """One stage in a worker process (``jobs > 1``)."""
-    import torch
-
-    import cankd  # noqa: F401  (registries, safe checkpoint loading)
-    torch.set_num_threads(spec['threads'])
-    cfg = stage_config(spec['task'], spec['kind'], osp.join(spec['work_dir'], spec['name']),
-                       spec['data'], spec['seed'], quick=spec['quick'],
-                       max_iters=spec['max_iters'], **spec['kwargs'])
-    if spec['loss_type'] is not None:
-        swap_loss(cfg, spec['loss_type'])
-    return run_stage(spec['name'], cfg, spec['metric'], spec['metric_name'],
-                     verbose=spec['verbose'], label=spec['label'])
-
-
-def _run_parallel(plan: List, jobs: int, common: Dict, total: int, width: int) -> Dict:
-    """Run the plan's stages ``jobs`` at a time, the first ready one first
-    (a variant is ready once the teacher is trained)."""
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    threads = max((os.cpu_count() or 1) // jobs, 1)
-    results, running = {}, {}
-    pending = list(enumerate(plan, 1))
-    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context('spawn'))
-    try:
-        while pending or running:
-            while len(running) < jobs and pending:
-                ready = [p for p in pending if p[1][1] != 'cankd' or 'teacher' in results]
-                if not ready:
-                    break
-                index, (name, kind, seed, loss_type) = ready[0]
-                pending.remove(ready[0])
-                cached = osp.join(common['work_dir'], name, 'result.json')
-                if osp.isfile(cached):  # no process to start
-                    with open(cached) as f:
-                        results[name] = json.load(f)
-                    print(f'[quickstart] {name}: reusing {cached}', flush=True)
-                    continue
-                kwargs = dict(teacher_ckpt=results['teacher']['checkpoint']) \
-                    if kind == 'cankd' else {}
-                spec = dict(common, name=name, kind=kind, seed=seed, loss_type=loss_type,
-                            kwargs=kwargs, threads=threads,
-                            label=f'[{index}/{total}] {name:<{width}}')
-                running[pool.submit(_stage_job, spec)] = name
-            if not running:
-                continue
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                results[running.pop(future)] = future.result()
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown()
-    return {name: results[name] for name, *_ in plan}
+def _run_stage(stage: Dict, needed: Dict) -> Dict:
+    """Train and test one stage (in a worker process with ``jobs > 1``)."""
+    kwargs = dict(teacher_ckpt=needed['teacher']['checkpoint']) if needed else {}
+    cfg = stage_config(stage['task'], stage['kind'], stage['work_dir'], stage['data'],
+                       stage['seed'], quick=stage['quick'], max_iters=stage['max_iters'],
+                       **kwargs)
+    if stage['loss_type'] is not None:
+        swap_loss(cfg, stage['loss_type'])
+    metric, metric_name = TASKS[stage['task']]['metric'], TASKS[stage['task']]['metric_name']
+    return run_stage(stage['name'], cfg, metric, metric_name, verbose=stage['verbose'],
+                     label=stage['label'])
 
 
 def collect(work_dir: Optional[str] = None, seeds: int = 3,

@@ -75,6 +75,14 @@ def stage_config(task: str, kind: str, work_dir: str, data_root: str, seed: int,
                  teacher_ckpt: Optional[str] = None) -> Config:
     """The config of one stage (``kind``: teacher, student or cankd)."""
     cfg = Config.fromfile(osp.join(REPO, TASKS[task][kind]))
+    if kind == 'cankd':
+        cfg.model.teacher_ckpt = teacher_ckpt
+    return prepare_stage(cfg, task, work_dir, data_root, seed, quick, max_iters)
+
+
+def prepare_stage(cfg: Config, task: str, work_dir: str, data_root: str, seed: int,
+                  quick: bool = False, max_iters: Optional[int] = None) -> Config:
+    """``cfg`` set up as a stage: work dir, seed, data, schedule, resume, safety hooks."""
     cfg.work_dir = work_dir
     cfg.randomness = dict(seed=seed)
     _point_at_data(cfg, task, data_root)
@@ -91,8 +99,6 @@ def stage_config(task: str, kind: str, work_dir: str, data_root: str, seed: int,
             cfg[loader].batch_size = 2
             cfg[loader].num_workers = 0
             cfg[loader].persistent_workers = False
-    if kind == 'cankd':
-        cfg.model.teacher_ckpt = teacher_ckpt
     # mmengine's visualizer is a per-name singleton: without a name of its own,
     # a stage would log its scalars into the first stage's folder.
     cfg.visualizer.name = f'quickstart_{osp.basename(work_dir)}_{id(cfg)}'
