@@ -1,13 +1,17 @@
 """tools/analysis_tools/benchmark_train_step.py on the seg quickstart config
 with tiny settings: the JSON holds the three modes, their phases and the
 ratios, the PNG is written, and the pieces behave (B trains only the student,
-the losses-alone step sees the recorded shapes)."""
+the losses-alone step sees the recorded shapes). The pieces are imported
+from cankd.utils.benchmark_train_step, the logic behind the tool."""
 import importlib.util
 import json
 import os.path as osp
 
 import pytest
 import torch
+
+from cankd.utils.benchmark_train_step import (PHASES, PhaseClock, build_bench,
+                                               teacher_student_step)
 
 ROOT = osp.join(osp.dirname(__file__), '..', '..')
 TOOL = osp.join(ROOT, 'tools', 'analysis_tools', 'benchmark_train_step.py')
@@ -39,7 +43,7 @@ def test_tiny_run_writes_json_and_png(tool, tmp_path):
         assert mode['min_ms'] <= mode['time_ms']
         assert mode['cpu_ms'] > 0
         for key in ('phases_ms', 'phases_cpu_ms'):
-            assert set(mode[key]) == set(tool.PHASES)
+            assert set(mode[key]) == set(PHASES)
             assert all(v >= 0 for v in mode[key].values())
     phases = {m: res['modes'][m]['phases_ms'] for m in 'ABC'}
     assert phases['A']['teacher'] == 0 and phases['B']['teacher'] > 0
@@ -59,8 +63,8 @@ def test_tiny_run_writes_json_and_png(tool, tmp_path):
     assert not list(out.glob('.tmp_*'))  # atomic writes leave no temp files
 
 
-def test_teacher_student_step_trains_only_the_student(tool):
-    bench = tool.build_bench(SEG, batch_size=1, img_size=(32, 32))
+def test_teacher_student_step_trains_only_the_student():
+    bench = build_bench(SEG, batch_size=1, img_size=(32, 32))
     assert bench['task'] == 'seg' and bench['num_classes'] == 8
     student, teacher = bench['student_b'], bench['teacher']
     # the copies start from the algorithm's weights
@@ -69,7 +73,7 @@ def test_teacher_student_step_trains_only_the_student(tool):
     s0 = {k: v.clone() for k, v in student.state_dict().items()}
     t0 = {k: v.clone() for k, v in teacher.state_dict().items()}
     calls = []
-    log_vars = tool.teacher_student_step(
+    log_vars = teacher_student_step(
         student, teacher,
         lambda t, x, s: calls.append((torch.is_grad_enabled(), t.training, tuple(x.shape))),
         bench['batch'], bench['wrappers']['B'])
@@ -81,8 +85,8 @@ def test_teacher_student_step_trains_only_the_student(tool):
     assert all(torch.equal(v, teacher.state_dict()[k]) for k, v in t0.items())
 
 
-def test_phase_clock(tool):
-    clock = tool.PhaseClock()
+def test_phase_clock():
+    clock = PhaseClock()
 
     class Obj:
         def work(self, x):
@@ -98,6 +102,6 @@ def test_phase_clock(tool):
     assert clock.take(wall_s=0.0)[0]['student'] == 0  # take() starts a new step
 
 
-def test_rejects_a_config_without_teacher(tool):
+def test_rejects_a_config_without_teacher():
     with pytest.raises(ValueError, match='distillation config'):
-        tool.build_bench('configs/quickstart/fcn_r18-w8_toy-cityscapes.py', 1, None)
+        build_bench('configs/quickstart/fcn_r18-w8_toy-cityscapes.py', 1, None)
