@@ -64,9 +64,16 @@ COMPARISONS = {
 }
 
 
-def row_stage(row: str, seed: int) -> str:
+def _tag(max_iters: Optional[int]) -> str:
+    """'' for the configs' schedule, '_<N>iters' otherwise: runs of another
+    schedule never share a folder (or a cached result)."""
+    return '' if max_iters is None else f'_{max_iters}iters'
+
+
+def row_stage(row: str, seed: int, max_iters: Optional[int] = None) -> str:
     """The row's stage folder, relative to the work dir."""
-    return osp.join('compare', f'{row}_seed{seed}')
+    return osp.join('compare', f'{row}{_tag(max_iters)}_seed{seed}')
+
 
 
 def _teacher_stages(rows: Sequence[str]) -> List[str]:
@@ -112,7 +119,7 @@ def _plan(work_dir: str, rows: Sequence[str], seeds: int, data: str, quick: bool
     for seed in range(seeds):  # seed by seed: a stopped run leaves balanced rows
         for row in rows:
             label, config, teachers = ROWS[row]
-            plan.append(dict(common, name=row_stage(row, seed), config=config, seed=seed,
+            plan.append(dict(common, name=row_stage(row, seed, max_iters), config=config, seed=seed,
                              teachers=teachers, needs=list(teachers.values()),
                              max_iters=max_iters))
     width = max(len(s['name']) for s in plan)
@@ -147,11 +154,13 @@ def run_comparison(comparisons: Sequence[str] = tuple(COMPARISONS),
     rows = list(dict.fromkeys(r for c in comparisons for r in COMPARISONS[c]['rows']))
     results = run_plan(_plan(work_dir, rows, seeds, data, quick, max_iters, verbose),
                        _run_one, jobs)
-    return {c: _finish(work_dir, c, results, seeds, partial=False) for c in comparisons}
+    return {c: _finish(work_dir, c, results, seeds, max_iters, partial=False)
+            for c in comparisons}
 
 
 def collect_comparison(comparisons: Sequence[str] = tuple(COMPARISONS),
-                       work_dir: Optional[str] = None, seeds: int = 3) -> Dict[str, Dict]:
+                       work_dir: Optional[str] = None, seeds: int = 3,
+                       max_iters: Optional[int] = None) -> Dict[str, Dict]:
     """The summaries of the finished stages only (no training): partial tables."""
     import json
     comparisons = _check(comparisons)
@@ -160,15 +169,16 @@ def collect_comparison(comparisons: Sequence[str] = tuple(COMPARISONS),
     for comparison in comparisons:
         rows = COMPARISONS[comparison]['rows']
         results = {}
-        for name in _teacher_stages(rows) + [row_stage(r, s) for s in range(seeds)
-                                             for r in rows]:
+        for name in _teacher_stages(rows) + [row_stage(r, s, max_iters)
+                                             for s in range(seeds) for r in rows]:
             path = osp.join(work_dir, name, 'result.json')
             if osp.isfile(path):
                 with open(path) as f:
                     results[name] = json.load(f)
         if 'teacher' not in results:
             raise FileNotFoundError(f'no finished teacher in {work_dir}: nothing to report')
-        summaries[comparison] = _finish(work_dir, comparison, results, seeds, partial=True)
+        summaries[comparison] = _finish(work_dir, comparison, results, seeds, max_iters,
+                                        partial=True)
     return summaries
 
 
@@ -183,7 +193,7 @@ def _stats(runs: List[Dict]) -> Dict:
 
 
 def summarize_comparison(comparison: str, results: Dict[str, Dict], seeds: int,
-                         partial: bool = False) -> Dict:
+                         max_iters: Optional[int] = None, partial: bool = False) -> Dict:
     """Mean ± std per row (finished seeds only), gains paired by seed."""
     row_names = COMPARISONS[comparison]['rows']
     teachers = {t: dict(metric=results[t]['metric'], seed=results[t]['seed'],
@@ -192,11 +202,11 @@ def summarize_comparison(comparison: str, results: Dict[str, Dict], seeds: int,
     rows = {}
     for row in row_names:
         label, config, _ = ROWS[row]
-        runs = {s: results[row_stage(row, s)] for s in range(seeds)
-                if row_stage(row, s) in results}
+        runs = {s: results[row_stage(row, s, max_iters)] for s in range(seeds)
+                if row_stage(row, s, max_iters) in results}
         st = _stats(list(runs.values()))
-        base = {s: results[row_stage('student', s)]['metric'] for s in range(seeds)
-                if row_stage('student', s) in results}
+        base = {s: results[row_stage('student', s, max_iters)]['metric'] for s in range(seeds)
+                if row_stage('student', s, max_iters) in results}
         pairs = [runs[s]['metric'] - base[s] for s in runs if s in base]
         st['gain'] = statistics.mean(pairs) if pairs and row != 'student' else None
         st['wins'] = sum(p > 0 for p in pairs) if row != 'student' else None
@@ -206,12 +216,12 @@ def summarize_comparison(comparison: str, results: Dict[str, Dict], seeds: int,
     teacher = teachers.get('teacher', {}).get('metric')
     complete = all(r['n'] == seeds for r in rows.values())
     return dict(comparison=comparison, title=COMPARISONS[comparison]['title'],
-                metric=TASKS[TASK]['metric_name'], seeds=seeds,
+                metric=TASKS[TASK]['metric_name'], seeds=seeds, max_iters=max_iters,
                 partial=partial and not complete, teachers=teachers, rows=rows,
                 teacher_beats_student=(teacher is not None and student['n'] > 0 and
                                        teacher > student['mean'] + student['std']),
                 runs={k: v for k, v in results.items()
-                      if k in teachers or any(k == row_stage(r, s) for r in rows
+                      if k in teachers or any(k == row_stage(r, s, max_iters) for r in rows
                                               for s in range(seeds))})
 
 
@@ -268,7 +278,9 @@ def plot_comparison(summary: Dict, path: str) -> None:
     ax.set_xticks(list(xs))
     ax.set_xticklabels([r['label'] for r in rows], rotation=15, ha='right', fontsize=8)
     ax.set_ylabel(f'val {summary["metric"]}')
-    ax.set_title(f'{summary["title"]} on toy COCO ({summary["seeds"]} seeds'
+    schedule = f', students {summary["max_iters"]} iterations' if summary.get('max_iters') \
+        else ''
+    ax.set_title(f'{summary["title"]} on toy COCO ({summary["seeds"]} seeds{schedule}'
                  + (', PARTIAL)' if summary['partial'] else ')'))
     ax.grid(axis='y', alpha=0.3)
     ax.legend(fontsize=7, loc='lower right')
@@ -280,13 +292,14 @@ def plot_comparison(summary: Dict, path: str) -> None:
 
 
 def _finish(work_dir: str, comparison: str, results: Dict, seeds: int,
-            partial: bool) -> Dict:
-    summary = summarize_comparison(comparison, results, seeds, partial=partial)
+            max_iters: Optional[int], partial: bool) -> Dict:
+    summary = summarize_comparison(comparison, results, seeds, max_iters, partial=partial)
     table = format_table(summary)
-    print(f'\n{summary["title"]}:\n{table}')
+    schedule = f' (students {max_iters} iterations)' if max_iters else ''
+    print(f'\n{summary["title"]}{schedule}:\n{table}')
     out = osp.join(work_dir, 'compare')
     os.makedirs(out, exist_ok=True)
-    base = osp.join(out, comparison)
+    base = osp.join(out, comparison + _tag(max_iters))
     atomic_write_json(summary, base + '.json')
     atomic_write_text(table, base + '.md')
     plot_comparison(summary, base + '.png')

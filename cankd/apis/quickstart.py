@@ -237,6 +237,7 @@ def run_stage(name: str, cfg: Config, metric: str, metric_name: str = '',
     if osp.isfile(result_path):
         with open(result_path) as f:
             result = json.load(f)
+        check_cached_schedule(result, result_path, cfg.train_cfg.max_iters)
         print(f'[quickstart] {name}: reusing {result_path}', flush=True)
         return result
     print(f'[quickstart] {name}: training {cfg.train_cfg.max_iters} iterations '
@@ -267,6 +268,7 @@ def run_stage(name: str, cfg: Config, metric: str, metric_name: str = '',
         metric=float(metrics.get(metric, 0.0)),
         metrics={k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))},
         params=sum(p.numel() for p in student.parameters()),
+        max_iters=cfg.train_cfg.max_iters,
         train_time_s=round(train_time, 1),
         resumed=bool(cfg.resume),
         checkpoint=checkpoint,
@@ -275,6 +277,19 @@ def run_stage(name: str, cfg: Config, metric: str, metric_name: str = '',
         log_file=_log_file(runner))
     atomic_write_json(result, result_path)
     return result
+
+
+def check_cached_schedule(result: Dict, path: str, max_iters: int) -> None:
+    """A cached stage must have the schedule asked for: reusing a run of
+    another length would put it in a table as if it were this one."""
+    cached = result.get('max_iters')
+    if cached is None:  # results written before max_iters was recorded
+        match = re.search(r'iter_(\d+)\.pth$', result.get('checkpoint', ''))
+        cached = int(match.group(1)) if match else None
+    if cached is not None and cached != max_iters:
+        raise ValueError(
+            f'{path} is a finished run of {cached} iterations, but {max_iters} were asked '
+            'for: use another work dir, or remove that folder to train it again')
 
 
 def _quiet_train_test(name: str, cfg: Config, metric: str, metric_name: str, label: str):

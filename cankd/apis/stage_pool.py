@@ -1,31 +1,19 @@
 """Training stages in order, one at a time or several at once.
 
-A *plan* is a list of stages, each a dict with ``name``, ``work_dir`` (where
-the stage writes ``result.json`` when it is done), ``needs`` (names of the
-stages whose results it takes, e.g. a teacher's checkpoint) and whatever the
-caller's ``run_one(stage, needed_results)`` reads. :func:`run_plan` runs them
-in plan order: with ``jobs > 1`` each stage trains in its own process with
-``cpu_count // jobs`` threads, a stage starting once its ``needs`` are done. A
-stage whose ``result.json`` exists is read, not started, so an interrupted
-plan continues where it stopped. The quickstart's ablation and the
-distillation comparisons use it.
+A *plan* is a list of stages, each a dict with ``name``, ``needs`` (names of
+the stages whose results it takes, e.g. a teacher's checkpoint) and whatever
+the caller's ``run_one(stage, needed_results)`` reads. :func:`run_plan` runs
+them in plan order: with ``jobs > 1`` each stage trains in its own process
+with ``cpu_count // jobs`` threads, a stage starting once its ``needs`` are
+done. Caching is ``run_one``'s: :func:`cankd.apis.quickstart.run_stage`
+reuses a finished stage's ``result.json`` (after checking its schedule), so an
+interrupted plan continues where it stopped. The quickstart's ablation and
+the distillation comparisons use it.
 """
-import json
 import os
-import os.path as osp
 from typing import Callable, Dict, List
 
 __all__ = ['run_plan']
-
-
-def _cached(stage: Dict):
-    path = osp.join(stage['work_dir'], 'result.json')
-    if not osp.isfile(path):
-        return None
-    with open(path) as f:
-        result = json.load(f)
-    print(f'[quickstart] {stage["name"]}: reusing {path}', flush=True)
-    return result
 
 
 def _job(run_one: Callable, stage: Dict, needed: Dict, threads: int) -> Dict:
@@ -53,7 +41,7 @@ def run_plan(plan: List[Dict], run_one: Callable[[Dict, Dict], Dict],
     if jobs <= 1:
         for stage in plan:
             needed = {n: results[n] for n in stage.get('needs', ())}
-            results[stage['name']] = _cached(stage) or run_one(stage, needed)
+            results[stage['name']] = run_one(stage, needed)
         return results
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -68,10 +56,6 @@ def run_plan(plan: List[Dict], run_one: Callable[[Dict, Dict], Dict],
                     break
                 stage = ready[0]
                 pending.remove(stage)
-                cached = _cached(stage)
-                if cached is not None:  # no process to start
-                    results[stage['name']] = cached
-                    continue
                 needed = {n: results[n] for n in stage.get('needs', ())}
                 running[pool.submit(_job, run_one, stage, needed, threads)] = stage['name']
             if not running:

@@ -28,15 +28,15 @@ def test_plan_trains_teachers_first_then_rows_seed_by_seed(tmp_path):
     plan = compare._plan(str(tmp_path), rows, 2, 'data/x', False, 750, False)
     names = [s['name'] for s in plan]
     assert names[:2] == ['teacher', 'teacher_seed1']
-    assert names[2:7] == [f'compare/{r}_seed0' for r in rows]
-    assert names[7:] == [f'compare/{r}_seed1' for r in rows]
+    assert names[2:7] == [f'compare/{r}_750iters_seed0' for r in rows]
+    assert names[7:] == [f'compare/{r}_750iters_seed1' for r in rows]
     by_name = {s['name']: s for s in plan}
-    assert by_name['compare/cankd_2teachers_seed1']['needs'] == ['teacher', 'teacher_seed1']
-    assert by_name['compare/student_seed0']['needs'] == []
+    assert by_name['compare/cankd_2teachers_750iters_seed1']['needs'] == ['teacher', 'teacher_seed1']
+    assert by_name['compare/student_750iters_seed0']['needs'] == []
     # teachers keep their configs' schedule and seeds; rows get max_iters
     assert by_name['teacher_seed1']['seed'] == 1 and by_name['teacher_seed1']['max_iters'] is None
-    assert by_name['compare/crosskd_seed1']['seed'] == 1
-    assert by_name['compare/crosskd_seed1']['max_iters'] == 750
+    assert by_name['compare/crosskd_750iters_seed1']['seed'] == 1
+    assert by_name['compare/crosskd_750iters_seed1']['max_iters'] == 750
     assert by_name['teacher']['work_dir'] == osp.join(str(tmp_path), 'teacher')
 
 
@@ -44,19 +44,29 @@ def _fake_stage(stage, needed):
     return dict(name=stage['name'], needed=sorted(needed))
 
 
-def test_run_plan_order_needs_and_cache(tmp_path, capsys):
-    plan = [dict(name='t', work_dir=str(tmp_path / 't'), needs=[]),
-            dict(name='a', work_dir=str(tmp_path / 'a'), needs=['t']),
-            dict(name='b', work_dir=str(tmp_path / 'b'), needs=[])]
-    (tmp_path / 'b').mkdir()
-    (tmp_path / 'b' / 'result.json').write_text(json.dumps(dict(cached=True)))
+def test_run_plan_order_and_needs(tmp_path):
+    plan = [dict(name='t', needs=[]), dict(name='a', needs=['t']), dict(name='b', needs=[])]
     results = run_plan(plan, _fake_stage)
     assert list(results) == ['t', 'a', 'b']
     assert results['a'] == dict(name='a', needed=['t'])
-    assert results['b'] == dict(cached=True)  # read, not run
-    assert '[quickstart] b: reusing' in capsys.readouterr().out
+    assert results['b'] == dict(name='b', needed=[])
     with pytest.raises(ValueError, match=r"need \['x'\]"):
-        run_plan([dict(name='a', work_dir=str(tmp_path), needs=['x'])], _fake_stage)
+        run_plan([dict(name='a', needs=['x'])], _fake_stage)
+
+
+def test_a_cached_stage_of_another_schedule_is_refused(tmp_path):
+    """``--max-iters`` changed between runs: the finished 750-iteration stage
+    must not be reported as a 1500-iteration one."""
+    from cankd.apis.quickstart import check_cached_schedule
+    check_cached_schedule(dict(max_iters=750), 'r.json', 750)
+    with pytest.raises(ValueError, match='r.json is a finished run of 750 iterations, but '
+                                         '1500 were asked for'):
+        check_cached_schedule(dict(max_iters=750), 'r.json', 1500)
+    # results written before max_iters was recorded: read from the checkpoint name
+    with pytest.raises(ValueError, match='of 600 iterations'):
+        check_cached_schedule(dict(checkpoint='w/iter_600.pth'), 'r.json', 4)
+    assert compare.row_stage('cankd', 2) == 'compare/cankd_seed2'
+    assert compare.row_stage('cankd', 2, 750) == 'compare/cankd_750iters_seed2'
 
 
 def test_teacher_checkpoints_reach_single_and_multi_teacher_configs():

@@ -61,7 +61,8 @@ def main(argv=None):
         raise SystemExit('--max-iters must be >= 1')
     if args.report_only:
         try:
-            return collect_comparison(args.comparisons, args.work_dir, seeds=args.seeds)
+            return collect_comparison(args.comparisons, args.work_dir, seeds=args.seeds,
+                                      max_iters=args.max_iters)
         except FileNotFoundError as err:
             raise SystemExit(f'[compare] {err}') from None
     try:
