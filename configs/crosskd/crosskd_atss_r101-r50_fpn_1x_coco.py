@@ -5,7 +5,9 @@
 # reused_teacher_head_idx=3 of 4; KDQualityFocalLoss beta 1 weight 1 (ignored
 # priors left out), GIoU on the decoded boxes weight 1 (weighted by the
 # teacher's top score) and centerness KD (BCE towards the teacher's sigmoid
-# centerness on the positives) weight 1, all averaged over the positives.
+# centerness on the positives) weight 1, all averaged over the positives
+# (their number averaged over the GPUs, reduce_avg_factor, as the official
+# reduce_mean).
 # The official config loads 8 images per GPU with lr 0.01 for 16 images
 # (auto_scale_lr): 2 GPUs x 8 here, or pass --auto-scale-lr. mmdet's 1x
 # schedule and COCO pipeline (from the student's mmdet config).
@@ -32,10 +34,12 @@ model = dict(
             targets=dict(type='MethodOutputs', source=TARGETS)),
         teacher_recorders=dict(head=dict(type='MethodOutputs', source=TEACHER)),
         distill_losses=dict(
-            loss_cls_kd=dict(type='KDQualityFocalLoss', beta=1, loss_weight=1.0),
+            loss_cls_kd=dict(type='KDQualityFocalLoss', beta=1, loss_weight=1.0,
+                             reduce_avg_factor=True),
             loss_reg_kd=dict(type='CrossKDBoxLoss', mode='giou', normalize='avg_factor',
-                             loss_weight=1.0),
-            loss_center_kd=dict(type='CenternessKDLoss', num_classes=80, loss_weight=1.0)),
+                             loss_weight=1.0, reduce_avg_factor=True),
+            loss_center_kd=dict(type='CenternessKDLoss', num_classes=80, loss_weight=1.0,
+                                reduce_avg_factor=True)),
         loss_forward_mappings=dict(
             loss_cls_kd=dict(
                 preds_S=dict(from_student=True, recorder='cross', data_idx=0),

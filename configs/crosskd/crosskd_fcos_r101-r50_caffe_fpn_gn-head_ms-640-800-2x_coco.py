@@ -6,7 +6,8 @@
 # ignored points) and IoU loss (-log IoU) on the decoded boxes weight 0.75,
 # weighted by the teacher's top score; both averaged over FCOS's
 # pos_centerness_denorm (the sum of the positives' centerness targets,
-# recorded from FCOSHead.centerness_target). The official student is the
+# recorded from FCOSHead.centerness_target), averaged over the GPUs
+# (reduce_avg_factor, as the official reduce_mean). The official student is the
 # plain mmdet FCOS R-50 caffe gn-head ms-640-800 2x; its schedule, lr 0.01,
 # bias lr x2 and clipping (35) come from that mmdet config. 8 GPUs x 2.
 _base_ = 'mmdet::fcos/fcos_r50-caffe_fpn_gn-head_ms-640-800-2x_coco.py'
@@ -33,9 +34,10 @@ model = dict(
             centerness=dict(type='MethodOutputs', source=CENTERNESS)),
         teacher_recorders=dict(head=dict(type='MethodOutputs', source=TEACHER)),
         distill_losses=dict(
-            loss_cls_kd=dict(type='KDQualityFocalLoss', beta=1, loss_weight=0.4),
+            loss_cls_kd=dict(type='KDQualityFocalLoss', beta=1, loss_weight=0.4,
+                             reduce_avg_factor=True),
             loss_reg_kd=dict(type='CrossKDBoxLoss', mode='iou', normalize='avg_factor',
-                             loss_weight=0.75)),
+                             loss_weight=0.75, reduce_avg_factor=True)),
         loss_forward_mappings=dict(
             loss_cls_kd=dict(
                 preds_S=dict(from_student=True, recorder='cross', data_idx=0),

@@ -28,7 +28,8 @@ def test_crosskd_gfl(load_config):
     assert m.teacher.cfg_path == 'mmdet::gfl/gfl_r101_fpn_ms-2x_coco.py'
     assert m.teacher_ckpt.startswith('https://') and m.teacher_ckpt.endswith(GFL_CKPT)
     assert _losses(cfg) == dict(
-        loss_cls_kd=dict(type='KDQualityFocalLoss', beta=1, loss_weight=1.0),
+        loss_cls_kd=dict(type='KDQualityFocalLoss', beta=1, loss_weight=1.0,
+                         reduce_avg_factor=True),
         loss_reg_kd=dict(type='LocalizationDistillLoss', reg_max=16, T=1, bin_reduction='sum',
                          normalize='weight_sum', loss_weight=3.0),
         loss_bbox_kd=dict(type='CrossKDBoxLoss', mode='giou', normalize='weight_sum',
@@ -57,9 +58,10 @@ def test_crosskd_retinanet_and_fcos(load_config):
     cfg = load_config(FCOS)
     assert cfg.model.reused_teacher_head_idx == 2
     assert _losses(cfg) == dict(
-        loss_cls_kd=dict(type='KDQualityFocalLoss', beta=1, loss_weight=0.4),
+        loss_cls_kd=dict(type='KDQualityFocalLoss', beta=1, loss_weight=0.4,
+                         reduce_avg_factor=True),
         loss_reg_kd=dict(type='CrossKDBoxLoss', mode='iou', normalize='avg_factor',
-                         loss_weight=0.75))
+                         loss_weight=0.75, reduce_avg_factor=True))
     assert cfg.model.teacher_ckpt.endswith('640-800_2x_coco-511424d6.pth')
     assert cfg.train_cfg.max_epochs == 24
     assert cfg.optim_wrapper.clip_grad.max_norm == 35
@@ -71,10 +73,12 @@ def test_crosskd_atss(load_config):
     assert cfg.model.teacher.cfg_path == 'mmdet::atss/atss_r101_fpn_1x_coco.py'
     assert cfg.model.teacher_ckpt.endswith('atss_r101_fpn_1x_20200825-dfcadd6f.pth')
     assert _losses(cfg) == dict(
-        loss_cls_kd=dict(type='KDQualityFocalLoss', beta=1, loss_weight=1.0),
+        loss_cls_kd=dict(type='KDQualityFocalLoss', beta=1, loss_weight=1.0,
+                         reduce_avg_factor=True),
         loss_reg_kd=dict(type='CrossKDBoxLoss', mode='giou', normalize='avg_factor',
-                         loss_weight=1.0),
-        loss_center_kd=dict(type='CenternessKDLoss', num_classes=80, loss_weight=1.0))
+                         loss_weight=1.0, reduce_avg_factor=True),
+        loss_center_kd=dict(type='CenternessKDLoss', num_classes=80, loss_weight=1.0,
+                            reduce_avg_factor=True))
     assert cfg.train_dataloader.batch_size == 8 and cfg.auto_scale_lr.base_batch_size == 16
 
 

@@ -6,6 +6,7 @@ tensor) and sum the levels, as the official per-level losses are summed."""
 from typing import Optional, Sequence, Union
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
@@ -26,10 +27,44 @@ def as_levels(name: str, x: Optional[Levels], n: Optional[int] = None) -> Option
     return levels
 
 
-def avg_factor_value(avg_factor) -> Optional[Union[float, torch.Tensor]]:
+def reduce_mean(value: torch.Tensor) -> torch.Tensor:
+    """``value`` (detached) averaged over the processes of the default
+    group, as mmdet's ``mmdet.utils.reduce_mean`` does it (each rank divides
+    by the world size, then all_reduce SUM); unchanged without an initialised
+    ``torch.distributed``. Every rank must call it (a collective)."""
+    value = value.detach()
+    if not (dist.is_available() and dist.is_initialized()):
+        return value
+    value = value.clone()
+    dist.all_reduce(value.div_(dist.get_world_size()), op=dist.ReduceOp.SUM)
+    return value
+
+
+def avg_factor_value(avg_factor, reduce: bool = False,
+                     device=None) -> Optional[Union[float, torch.Tensor]]:
     """A number; a 0-d/1-element tensor as is; a longer tensor (e.g. FCOS's
     positive centerness targets, recorded from ``FCOSHead.centerness_target``)
-    by its sum, at least 1e-6, as FCOS's ``pos_centerness_denorm``."""
+    by its sum, at least 1e-6, as FCOS's ``pos_centerness_denorm``.
+
+    With ``reduce`` the value (a float32 tensor on ``device``; a longer
+    tensor's sum) is first replaced by its mean over the processes
+    (:func:`reduce_mean`), as the official CrossKD GFL / ATSS / FCOS code
+    does with ``reduce_mean`` before dividing (FCOS: ``max(reduce_mean(sum),
+    1e-6)``); without an initialised ``torch.distributed`` it is ignored (the
+    value is exactly the one without it). ``None`` stays ``None`` (and no
+    collective runs)."""
+    if avg_factor is None:
+        return None
+    if reduce and dist.is_available() and dist.is_initialized():
+        summed = isinstance(avg_factor, torch.Tensor) and avg_factor.numel() != 1
+        if isinstance(avg_factor, torch.Tensor):
+            value = (avg_factor.detach().sum() if summed else avg_factor.detach().reshape(()))
+            value = value.to(device=device if device is not None else value.device,
+                             dtype=torch.float)
+        else:
+            value = torch.tensor(float(avg_factor), dtype=torch.float, device=device)
+        value = reduce_mean(value)
+        return value.clamp(min=1e-6) if summed else value
     if isinstance(avg_factor, torch.Tensor):
         avg_factor = avg_factor.detach()
         if avg_factor.numel() != 1:
@@ -65,6 +100,13 @@ class KDQualityFocalLoss(nn.Module):
     Args:
         beta: exponent of the modulating factor.
         loss_weight: weight of the loss.
+        reduce_avg_factor: when True and ``torch.distributed`` is
+            initialised, ``avg_factor`` is replaced by its mean over the
+            processes (mmdet's ``reduce_mean``) before dividing, as the
+            official CrossKD code does for GFL, ATSS and FCOS (not RetinaNet); with one
+            process (or without ``torch.distributed``) it changes nothing.
+            Every rank must then call the loss (a collective). Default
+            False (this process's factor).
 
     Inputs: ``preds_S``/``preds_T`` per-level N x (A*C) x H x W logits (the
     student's cross-head and the teacher's); ``label_weights`` per-level
@@ -72,10 +114,12 @@ class KDQualityFocalLoss(nn.Module):
     number or tensor (see :func:`avg_factor_value`).
     """
 
-    def __init__(self, beta: float = 1.0, loss_weight: float = 1.0) -> None:
+    def __init__(self, beta: float = 1.0, loss_weight: float = 1.0,
+                 reduce_avg_factor: bool = False) -> None:
         super().__init__()
         self.beta = beta
         self.loss_weight = loss_weight
+        self.reduce_avg_factor = reduce_avg_factor
 
     def forward(self, preds_S: Levels, preds_T: Levels, label_weights: Optional[Levels] = None,
                 avg_factor=None) -> torch.Tensor:
@@ -83,7 +127,7 @@ class KDQualityFocalLoss(nn.Module):
         preds_T = as_levels('KDQualityFocalLoss preds_T', preds_T, len(preds_S))
         label_weights = as_levels('KDQualityFocalLoss label_weights', label_weights,
                                   len(preds_S))
-        avg_factor = avg_factor_value(avg_factor)
+        avg_factor = avg_factor_value(avg_factor, self.reduce_avg_factor, preds_S[0].device)
         loss = 0.
         for level, (s, t) in enumerate(zip(preds_S, preds_T)):
             if s.shape != t.shape:
@@ -139,6 +183,22 @@ class CrossKDBoxLoss(nn.Module):
     ATSS, FCOS) or the sum of the weights over all levels
     (``normalize='weight_sum'``: GFL).
 
+    Args:
+        mode: ``'giou'`` or ``'iou'``.
+        normalize: ``'avg_factor'`` or ``'weight_sum'``.
+        loss_weight: weight of the loss.
+        eps: the IoU's ``eps`` and the least weight sum.
+        reduce_avg_factor: when True and ``torch.distributed`` is
+            initialised, ``avg_factor`` is replaced by its mean over the
+            processes (mmdet's ``reduce_mean``) before dividing, as the
+            official CrossKD code does for ATSS and FCOS (not RetinaNet); with one
+            process (or without ``torch.distributed``) it changes nothing.
+            Every rank must then call the loss (a collective). Default
+            False (this process's factor).
+            Only with ``normalize='avg_factor'``: the official GFL code
+            divides its box KD by this process's sum of weights (not
+            reduced), so ``'weight_sum'`` refuses it.
+
     Inputs: ``boxes_S``/``boxes_T`` per-level N x M x 4 decoded boxes
     (``CrossKDDistill``'s recorded outputs, index 2), ``scores_T`` the
     teacher's per-level N x (A*C) x H x W logits, ``label_weights`` per-level
@@ -146,15 +206,21 @@ class CrossKDBoxLoss(nn.Module):
     """
 
     def __init__(self, mode: str = 'giou', normalize: str = 'avg_factor',
-                 loss_weight: float = 1.0, eps: float = 1e-6) -> None:
+                 loss_weight: float = 1.0, eps: float = 1e-6,
+                 reduce_avg_factor: bool = False) -> None:
         super().__init__()
         if mode not in ('giou', 'iou'):
             raise ValueError(f'CrossKDBoxLoss: mode must be "giou" or "iou", got {mode!r}')
         if normalize not in ('avg_factor', 'weight_sum'):
             raise ValueError('CrossKDBoxLoss: normalize must be "avg_factor" or "weight_sum", '
                              f'got {normalize!r}')
+        if reduce_avg_factor and normalize != 'avg_factor':
+            raise ValueError('CrossKDBoxLoss: reduce_avg_factor=True needs normalize='
+                             '"avg_factor" (the weight sum stays this process\'s, as in the '
+                             'official GFL code)')
         self.mode, self.normalize = mode, normalize
         self.loss_weight, self.eps = loss_weight, eps
+        self.reduce_avg_factor = reduce_avg_factor
 
     def forward(self, boxes_S: Levels, boxes_T: Levels, scores_T: Levels,
                 label_weights: Optional[Levels] = None, avg_factor=None) -> torch.Tensor:
@@ -163,7 +229,7 @@ class CrossKDBoxLoss(nn.Module):
         boxes_T = as_levels('CrossKDBoxLoss boxes_T', boxes_T, n)
         scores_T = as_levels('CrossKDBoxLoss scores_T', scores_T, n)
         label_weights = as_levels('CrossKDBoxLoss label_weights', label_weights, n)
-        avg_factor = avg_factor_value(avg_factor)
+        avg_factor = avg_factor_value(avg_factor, self.reduce_avg_factor, boxes_S[0].device)
         if self.normalize == 'avg_factor' and avg_factor is None:
             raise ValueError('CrossKDBoxLoss(normalize="avg_factor") needs avg_factor (e.g. '
                              'the number of positives from the student head\'s get_targets)')
@@ -204,12 +270,25 @@ class CenternessKDLoss(nn.Module):
     (``CrossKDDistill``'s recorded outputs, index 3); ``labels`` per-level
     N x (H*W*A) (e.g. ``ATSSHead.get_targets`` output 1); ``avg_factor`` a
     number or tensor (the number of positives).
+
+    Args:
+        num_classes: the student's classes (its background label).
+        loss_weight: weight of the loss.
+        reduce_avg_factor: when True and ``torch.distributed`` is
+            initialised, ``avg_factor`` is replaced by its mean over the
+            processes (mmdet's ``reduce_mean``) before dividing, as the
+            official CrossKD code does for ATSS; with one
+            process (or without ``torch.distributed``) it changes nothing.
+            Every rank must then call the loss (a collective). Default
+            False (this process's factor).
     """
 
-    def __init__(self, num_classes: int, loss_weight: float = 1.0) -> None:
+    def __init__(self, num_classes: int, loss_weight: float = 1.0,
+                 reduce_avg_factor: bool = False) -> None:
         super().__init__()
         self.num_classes = num_classes
         self.loss_weight = loss_weight
+        self.reduce_avg_factor = reduce_avg_factor
 
     def forward(self, preds_S: Levels, preds_T: Levels, labels: Levels,
                 avg_factor=None) -> torch.Tensor:
@@ -217,7 +296,7 @@ class CenternessKDLoss(nn.Module):
         n = len(preds_S)
         preds_T = as_levels('CenternessKDLoss preds_T', preds_T, n)
         labels = as_levels('CenternessKDLoss labels', labels, n)
-        avg_factor = avg_factor_value(avg_factor)
+        avg_factor = avg_factor_value(avg_factor, self.reduce_avg_factor, preds_S[0].device)
         total = 0.
         for level in range(n):
             s, t = rows(preds_S[level], 1).reshape(-1), rows(preds_T[level], 1).reshape(-1)
