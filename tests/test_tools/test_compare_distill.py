@@ -31,7 +31,8 @@ def test_plan_trains_teachers_first_then_rows_seed_by_seed(tmp_path):
     assert names[2:7] == [f'compare/{r}_750iters_seed0' for r in rows]
     assert names[7:] == [f'compare/{r}_750iters_seed1' for r in rows]
     by_name = {s['name']: s for s in plan}
-    assert by_name['compare/cankd_2teachers_750iters_seed1']['needs'] == ['teacher', 'teacher_seed1']
+    two = by_name['compare/cankd_2teachers_750iters_seed1']
+    assert two['needs'] == ['teacher', 'teacher_seed1']
     assert by_name['compare/student_750iters_seed0']['needs'] == []
     # teachers keep their configs' schedule and seeds; rows get max_iters
     assert by_name['teacher_seed1']['seed'] == 1 and by_name['teacher_seed1']['max_iters'] is None
