@@ -6,8 +6,8 @@ teacher's 64-channel FPN and head, which CrossKD needs):
 
 * ``head``: student alone, CanKD on the FPN, CrossKD on the head, and both
   in one config (issue: feature vs head distillation);
-* ``teachers``: student alone, CanKD from one teacher, CanKD from two
-  teachers at once (``MultiTeacherDistill``; the second teacher is the same
+* ``teachers``: student alone, CanKD from each teacher alone, CanKD from
+  both at once (``MultiTeacherDistill``; the second teacher is the same
   config trained with seed 1).
 
 :func:`run_comparison` trains (or reuses) the teachers in the quickstart's
@@ -52,6 +52,10 @@ ROWS = {
     'cankd_crosskd': ('CanKD (FPN) + CrossKD (head)',
                       QS + 'cankd-crosskd_retinanet_r18-r18w16h64_toy-coco.py',
                       {None: 'teacher'}),
+    # the same config from the second teacher: is two better than the better one?
+    'cankd_teacher_seed1': ('CanKD (FPN), teacher_seed1 alone',
+                            QS + 'cankd_retinanet_r18-r18w16h64_toy-coco.py',
+                            {None: 'teacher_seed1'}),
     'cankd_2teachers': ('CanKD (FPN), two teachers',
                         QS + 'cankd_retinanet_r18x2-r18w16h64_toy-coco.py',
                         {'seed0': 'teacher', 'seed1': 'teacher_seed1'}),
@@ -59,7 +63,7 @@ ROWS = {
 COMPARISONS = {
     'head': dict(rows=('student', 'cankd', 'crosskd', 'cankd_crosskd'),
                  title='Feature vs head distillation'),
-    'teachers': dict(rows=('student', 'cankd', 'cankd_2teachers'),
+    'teachers': dict(rows=('student', 'cankd', 'cankd_teacher_seed1', 'cankd_2teachers'),
                      title='One teacher vs two'),
 }
 

@@ -24,12 +24,15 @@ from cankd.testing import demo_det_batch
 
 
 def test_plan_trains_teachers_first_then_rows_seed_by_seed(tmp_path):
-    rows = ['student', 'cankd', 'crosskd', 'cankd_crosskd', 'cankd_2teachers']
+    rows = ['student', 'cankd', 'crosskd', 'cankd_crosskd', 'cankd_teacher_seed1',
+            'cankd_2teachers']
     plan = compare._plan(str(tmp_path), rows, 2, 'data/x', False, 750, False)
     names = [s['name'] for s in plan]
     assert names[:2] == ['teacher', 'teacher_seed1']
-    assert names[2:7] == [f'compare/{r}_750iters_seed0' for r in rows]
-    assert names[7:] == [f'compare/{r}_750iters_seed1' for r in rows]
+    assert names[2:8] == [f'compare/{r}_750iters_seed0' for r in rows]
+    assert names[8:] == [f'compare/{r}_750iters_seed1' for r in rows]
+    assert by_name_needs(plan, 'compare/cankd_teacher_seed1_750iters_seed0') == \
+        ['teacher_seed1']
     by_name = {s['name']: s for s in plan}
     two = by_name['compare/cankd_2teachers_750iters_seed1']
     assert two['needs'] == ['teacher', 'teacher_seed1']
@@ -39,6 +42,10 @@ def test_plan_trains_teachers_first_then_rows_seed_by_seed(tmp_path):
     assert by_name['compare/crosskd_750iters_seed1']['seed'] == 1
     assert by_name['compare/crosskd_750iters_seed1']['max_iters'] == 750
     assert by_name['teacher']['work_dir'] == osp.join(str(tmp_path), 'teacher')
+
+
+def by_name_needs(plan, name):
+    return next(s['needs'] for s in plan if s['name'] == name)
 
 
 def _fake_stage(stage, needed):
@@ -143,7 +150,8 @@ def test_quick_comparison_writes_outputs_and_reports(run_tool, tmp_path):
             '--data-root', tmp_path / 'data')
     out = run_tool('analysis_tools/compare_distill.py', *args)
     summary = json.loads((work_dir / 'compare' / 'teachers.json').read_text())
-    assert list(summary['rows']) == ['student', 'cankd', 'cankd_2teachers']
+    assert list(summary['rows']) == ['student', 'cankd', 'cankd_teacher_seed1',
+                                     'cankd_2teachers']
     assert list(summary['teachers']) == ['teacher', 'teacher_seed1']
     assert all(r['n'] == 1 for r in summary['rows'].values()) and not summary['partial']
     assert (work_dir / 'compare' / 'teachers.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
