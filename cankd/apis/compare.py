@@ -193,6 +193,7 @@ def _stats(runs: List[Dict]) -> Dict:
                 mean=statistics.mean(values) if values else None,
                 std=statistics.stdev(values) if len(values) > 1 else 0.0,
                 train_time_s=statistics.mean(times) if times else None,
+                resumed=sum(bool(r.get('resumed')) for r in runs),
                 params=runs[0]['params'] if runs else None)
 
 
@@ -201,7 +202,8 @@ def summarize_comparison(comparison: str, results: Dict[str, Dict], seeds: int,
     """Mean ± std per row (finished seeds only), gains paired by seed."""
     row_names = COMPARISONS[comparison]['rows']
     teachers = {t: dict(metric=results[t]['metric'], seed=results[t]['seed'],
-                        params=results[t]['params'], train_time_s=results[t]['train_time_s'])
+                        params=results[t]['params'], train_time_s=results[t]['train_time_s'],
+                        resumed=bool(results[t].get('resumed')))
                 for t in _teacher_stages(row_names) if t in results}
     rows = {}
     for row in row_names:
@@ -229,6 +231,15 @@ def summarize_comparison(comparison: str, results: Dict[str, Dict], seeds: int,
                                               for s in range(seeds))})
 
 
+def _time(seconds: float, resumed: int) -> str:
+    """A stage's train time; a resumed stage's counts its last part only."""
+    text = f'{seconds:.0f} s'
+    if resumed:
+        text += (' (resumed: last part only)' if resumed is True else
+                 f' ({resumed} resumed: last part only)')
+    return text
+
+
 def format_table(summary: Dict) -> str:
     """The summary as a Markdown table (as printed)."""
     metric = summary['metric']
@@ -239,7 +250,7 @@ def format_table(summary: Dict) -> str:
               '(paired; seeds better) | train time |', '|---|---|---|---|---|---|']
     for name, t in summary['teachers'].items():
         lines.append(f'| teacher `{name}` (seed {t["seed"]}) | {t["params"] / 1e6:.2f}M | '
-                     f'{t["metric"]:.4f} | - | - | {t["train_time_s"]:.0f} s |')
+                     f'{t["metric"]:.4f} | - | - | {_time(t["train_time_s"], t["resumed"])} |')
     for row in summary['rows'].values():
         if not row['n']:
             lines.append(f'| {row["label"]} | - | not run yet | - | - | - |')
@@ -249,7 +260,7 @@ def format_table(summary: Dict) -> str:
         seeds = ', '.join(f'{v:.4f}' for v in row['values'])
         lines.append(f'| {row["label"]} | {row["params"] / 1e6:.2f}M | {row["mean"]:.4f} ± '
                      f'{row["std"]:.4f} (n={row["n"]}) | {seeds} | {gain} | '
-                     f'{row["train_time_s"]:.0f} s |')
+                     f'{_time(row["train_time_s"], row["resumed"])} |')
     if not summary['teacher_beats_student'] and summary['rows']['student']['n']:
         lines.append('\nThe teacher is NOT above the student alone by more than its spread.')
     return '\n'.join(lines) + '\n'
@@ -273,7 +284,7 @@ def plot_comparison(summary: Dict, path: str) -> None:
     styles = iter(['--', ':', '-.'])
     for name, t in summary['teachers'].items():
         ax.axhline(t['metric'], color='gray', linestyle=next(styles, '--'),
-                   label=f'teacher {name} ({t["metric"]:.3f})')
+                   label=f'{name} (seed {t["seed"]}): {t["metric"]:.3f}')
     values = [v for r in rows for v in r['values']] + [
         t['metric'] for t in summary['teachers'].values()]
     low, high = min(values), max(values)

@@ -93,7 +93,7 @@ def _result(metric, seed, params=1000):
 
 
 def test_summary_pairs_gains_by_seed_and_marks_partial(tmp_path):
-    results = {'teacher': _result(0.10, 0, 5000)}
+    results = {'teacher': dict(_result(0.10, 0, 5000), resumed=True)}
     for seed, (s, d) in enumerate([(0.05, 0.07), (0.06, 0.05), (0.07, 0.09)]):
         results[f'compare/student_seed{seed}'] = _result(s, seed)
         results[f'compare/cankd_seed{seed}'] = _result(d, seed)
@@ -111,6 +111,8 @@ def test_summary_pairs_gains_by_seed_and_marks_partial(tmp_path):
     assert table.startswith('PARTIAL')
     assert '| CanKD (FPN) | 0.00M | 0.0700 ± 0.0200 (n=3) | 0.0700, 0.0500, 0.0900 |' in table
     assert '| CanKD (FPN) + CrossKD (head) | - | not run yet |' in table
+    # a resumed stage's train time is its last part's: said
+    assert '| 0.1000 | - | - | 10 s (resumed: last part only) |' in table
     path = str(tmp_path / 'head.png')
     compare.plot_comparison(summary, path)
     assert open(path, 'rb').read(8) == b'\x89PNG\r\n\x1a\n'
