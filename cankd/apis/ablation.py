@@ -25,7 +25,7 @@ from mmengine.config import Config
 
 from cankd.apis.quickstart import TASKS, make_data, run_stage, stage_config
 from cankd.apis.stage_pool import run_plan
-from cankd.utils.io import atomic_write, atomic_write_json
+from cankd.utils.io import atomic_write_json, save_png
 
 __all__ = ['VARIANTS', 'run_ablation', 'collect', 'summarize_ablation', 'plot_ablation']
 
@@ -250,7 +250,4 @@ def plot_ablation(summary: Dict, path: str) -> None:
     ax.grid(axis='y', alpha=0.3)
     ax.legend(fontsize=7, loc='lower right')
     fig.tight_layout()
-    try:
-        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format='png'))
-    finally:
-        plt.close(fig)
+    save_png(fig, path)

@@ -30,7 +30,7 @@ from mmengine.config import Config
 
 from cankd.apis.quickstart import REPO, TASKS, make_data, prepare_stage, run_stage
 from cankd.apis.stage_pool import run_plan
-from cankd.utils.io import atomic_write, atomic_write_json, atomic_write_text
+from cankd.utils.io import atomic_write_json, atomic_write_text, save_png
 
 __all__ = ['COMPARISONS', 'ROWS', 'TEACHERS', 'run_comparison', 'collect_comparison']
 
@@ -300,10 +300,7 @@ def plot_comparison(summary: Dict, path: str) -> None:
     ax.grid(axis='y', alpha=0.3)
     ax.legend(fontsize=7, loc='lower right')
     fig.tight_layout()
-    try:
-        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format='png'))
-    finally:
-        plt.close(fig)
+    save_png(fig, path)
 
 
 def _finish(work_dir: str, comparison: str, results: Dict, seeds: int,

@@ -37,7 +37,7 @@ from mmengine.runner import Runner
 
 from cankd.engine.safety_defaults import apply_safety_defaults
 from cankd.utils.data_check import build_checked_dataloaders
-from cankd.utils.io import atomic_write, atomic_write_json
+from cankd.utils.io import atomic_write_json, save_png
 from cankd.utils.progress import ProgressLine
 
 __all__ = ['run_quickstart', 'TASKS', 'QUICK']
@@ -395,10 +395,7 @@ def plot_curves(summary: Dict, path: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    try:
-        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format='png'))
-    finally:
-        plt.close(fig)
+    save_png(fig, path)
 
 
 

@@ -52,6 +52,16 @@ def atomic_write(path: str, write: Callable[[str], Any]) -> None:
             os.remove(tmp)
 
 
+def save_png(fig, path: str, dpi: int = 120) -> None:
+    """Save a matplotlib figure as PNG through :func:`atomic_write`, then
+    close it (also when the save fails: pyplot keeps open figures alive)."""
+    import matplotlib.pyplot as plt
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format='png'))
+    finally:
+        plt.close(fig)
+
+
 def atomic_torch_save(obj: Any, path: str) -> None:
     """``torch.save`` through :func:`atomic_write`: an interrupted save never
     leaves a half-written checkpoint at ``path``."""
