@@ -27,19 +27,6 @@ def as_levels(name: str, x: Optional[Levels], n: Optional[int] = None) -> Option
     return levels
 
 
-def reduce_mean(value: torch.Tensor) -> torch.Tensor:
-    """``value`` (detached) averaged over the processes of the default
-    group, as mmdet's ``mmdet.utils.reduce_mean`` does it (each rank divides
-    by the world size, then all_reduce SUM); unchanged without an initialised
-    ``torch.distributed``. Every rank must call it (a collective)."""
-    value = value.detach()
-    if not (dist.is_available() and dist.is_initialized()):
-        return value
-    value = value.clone()
-    dist.all_reduce(value.div_(dist.get_world_size()), op=dist.ReduceOp.SUM)
-    return value
-
-
 def avg_factor_value(avg_factor, reduce: bool = False,
                      device=None) -> Optional[Union[float, torch.Tensor]]:
     """A number; a 0-d/1-element tensor as is; a longer tensor (e.g. FCOS's
@@ -48,7 +35,7 @@ def avg_factor_value(avg_factor, reduce: bool = False,
 
     With ``reduce`` the value (a float32 tensor on ``device``; a longer
     tensor's sum) is first replaced by its mean over the processes
-    (:func:`reduce_mean`), as the official CrossKD GFL / ATSS / FCOS code
+    (``mmdet.utils.reduce_mean``), as the official CrossKD GFL / ATSS / FCOS code
     does with ``reduce_mean`` before dividing (FCOS: ``max(reduce_mean(sum),
     1e-6)``); without an initialised ``torch.distributed`` it is ignored (the
     value is exactly the one without it). ``None`` stays ``None`` (and no
@@ -56,6 +43,7 @@ def avg_factor_value(avg_factor, reduce: bool = False,
     if avg_factor is None:
         return None
     if reduce and dist.is_available() and dist.is_initialized():
+        from mmdet.utils import reduce_mean
         summed = isinstance(avg_factor, torch.Tensor) and avg_factor.numel() != 1
         if isinstance(avg_factor, torch.Tensor):
             value = (avg_factor.detach().sum() if summed else avg_factor.detach().reshape(()))
