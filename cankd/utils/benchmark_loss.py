@@ -45,7 +45,7 @@ from typing import Dict, List, Optional
 import torch
 
 from cankd.models.losses.cankd_loss import CanKDLoss, select_association_order
-from cankd.utils.io import atomic_write, atomic_write_text
+from cankd.utils.io import atomic_write_text, save_png
 
 ORDERS = ('auto', 'quadratic', 'linear', 'floor')
 FPN = [('P3', 100, 168), ('P4', 50, 84), ('P5', 25, 42), ('P6', 13, 21), ('P7', 7, 11)]
@@ -439,8 +439,7 @@ def plot(records: List[dict], path: str, device_name: str) -> None:
         ax.legend()
     fig.suptitle(f'CanKD loss forward + backward, {tag}, {device_name}', fontsize=10)
     fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format='png'))
-    plt.close(fig)
+    save_png(fig, path)
 
 
 def parse_args(argv=None):

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from cankd.models.losses.nlkd_family import NonLocalKDLoss
 from . import benchmark_loss as bl
+from .io import save_png
 
 VARIANTS = {'gaussian': 'NLKD_IN_Gaussian_Loss', 'embedded_gaussian': 'NLKD_IN_EBGaussian_Loss'}
 IMPLS = ('ours', 'official')
@@ -221,5 +222,4 @@ def plot(records: List[dict], path: str, device_name: str) -> None:
     fig.suptitle(f'softmax NLKD variants: cankd vs the official evaluation, {device_name}',
                  fontsize=10)
     fig.tight_layout()
-    bl.atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format='png'))
-    plt.close(fig)
+    save_png(fig, path)

@@ -24,7 +24,7 @@ methods the step calls. C / B is the cost of distillation beyond running the
 teacher; when it is above the target ratio (or when asked to) C and B are
 profiled with ``torch.profiler`` and the operators that account for C - B are
 listed. :func:`run_benchmark` writes ``train_step_benchmark.json`` and
-``train_step_benchmark.png`` (through :func:`cankd.utils.io.atomic_write`).
+``train_step_benchmark.png`` (through :func:`cankd.utils.io.save_png`).
 
 The CLI is ``tools/analysis_tools/benchmark_train_step.py``. Example::
 
@@ -46,7 +46,7 @@ from typing import Callable, Dict, List, Optional
 
 import torch
 
-from cankd.utils.io import atomic_write, atomic_write_text
+from cankd.utils.io import atomic_write_text, save_png
 
 __all__ = ['QUICKSTART', 'DEFAULT_SIZES', 'MODES', 'LABELS', 'PHASES', 'PHASE_LABELS',
            'build_bench', 'PhaseClock', 'teacher_student_step', 'make_loss_step',
@@ -474,8 +474,7 @@ def plot(results: List[dict], path: str, title: str) -> None:
     fig.legend(handles[::-1], labels[::-1], loc='center right', fontsize=8)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout(rect=(0, 0, 0.78, 1))
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format='png'))
-    plt.close(fig)
+    save_png(fig, path, dpi=110)
 
 
 # ----------------------------------------------------------------------------

@@ -57,14 +57,10 @@ def norm_featmap(feat: torch.Tensor) -> torch.Tensor:
 
 
 def save_figure(fig, out: str, dpi: int = 100) -> None:
-    """Write ``fig`` to ``out`` (PNG) atomically and close it."""
-    import matplotlib.pyplot as plt
-
-    from .io import atomic_write
-    try:
-        atomic_write(out, lambda tmp: fig.savefig(tmp, format='png', dpi=dpi))
-    finally:
-        plt.close(fig)
+    """Write ``fig`` to ``out`` (PNG) atomically and close it
+    (:func:`cankd.utils.io.save_png` at this module's dpi)."""
+    from .io import save_png
+    save_png(fig, out, dpi)
 
 
 def _pyplot():
