@@ -15,7 +15,6 @@ with ``result.json``; a rerun reuses them and resumes the unfinished stage.
 Writes ``DIR/ablation/summary.json`` and ``DIR/ablation/ablation.png``.
 ``tools/analysis_tools/ablation.py`` is its command line.
 """
-import json
 import os
 import os.path as osp
 import statistics
@@ -23,7 +22,8 @@ from typing import Dict, List, Optional, Sequence
 
 from mmengine.config import Config
 
-from cankd.apis.quickstart import TASKS, make_data, run_stage, stage_config
+from cankd.apis.quickstart import (TASKS, make_data, read_finished, run_stage, seed_stats,
+                                   stage_config)
 from cankd.apis.stage_pool import run_plan
 from cankd.utils.io import atomic_write_json, save_png
 
@@ -125,14 +125,9 @@ def collect(work_dir: Optional[str] = None, seeds: int = 3,
     """The summary of the finished stages only (no training): a partial table."""
     variants = _check_variants(variants)
     work_dir = work_dir or osp.join('work_dirs', 'quickstart', 'seg')
-    results = {}
     names = ['teacher'] + [f'student_seed{s}' for s in range(seeds)] + [
         stage_name(v, s) for s in range(seeds) for v in variants]
-    for name in names:
-        path = osp.join(work_dir, name, 'result.json')
-        if osp.isfile(path):
-            with open(path) as f:
-                results[name] = json.load(f)
+    results = read_finished(work_dir, names)
     if 'teacher' not in results:
         raise FileNotFoundError(f'no finished teacher in {work_dir}: nothing to report')
     return _finish(work_dir, results, variants, seeds, partial=True)
@@ -149,26 +144,16 @@ def _finish(work_dir: str, results: Dict, variants: List[str], seeds: int,
     return summary
 
 
-def _stats(runs: List[Dict]) -> Dict:
-    values = [r['metric'] for r in runs]
-    times = [r['train_time_s'] for r in runs]
-    return dict(n=len(values), values=values,
-                mean=statistics.mean(values) if values else None,
-                std=statistics.stdev(values) if len(values) > 1 else 0.0,
-                train_time_s=statistics.mean(times) if times else None,
-                seeds=[r['seed'] for r in runs])
-
-
 def summarize_ablation(results: Dict[str, Dict], variants: Sequence[str], seeds: int,
                        partial: bool = False) -> Dict:
     """Mean ± std per row (only the seeds finished), printed as a table."""
     teacher = results['teacher']
-    student = _stats([results[f'student_seed{s}'] for s in range(seeds)
+    student = seed_stats([results[f'student_seed{s}'] for s in range(seeds)
                       if f'student_seed{s}' in results])
     rows = {}
     for variant in variants:
         label, loss_type = VARIANTS[variant]
-        st = _stats([results[stage_name(variant, s)] for s in range(seeds)
+        st = seed_stats([results[stage_name(variant, s)] for s in range(seeds)
                      if stage_name(variant, s) in results])
         if st['n'] and student['n']:
             # paired gain: the same seeds only

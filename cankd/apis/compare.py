@@ -28,7 +28,8 @@ from typing import Dict, List, Optional, Sequence
 
 from mmengine.config import Config
 
-from cankd.apis.quickstart import REPO, TASKS, make_data, prepare_stage, run_stage
+from cankd.apis.quickstart import (REPO, TASKS, make_data, prepare_stage, read_finished,
+                                   run_stage, seed_stats)
 from cankd.apis.stage_pool import run_plan
 from cankd.utils.io import atomic_write_json, atomic_write_text, save_png
 
@@ -79,7 +80,6 @@ def row_stage(row: str, seed: int, max_iters: Optional[int] = None) -> str:
     return osp.join('compare', f'{row}{_tag(max_iters)}_seed{seed}')
 
 
-
 def _teacher_stages(rows: Sequence[str]) -> List[str]:
     return list(dict.fromkeys(t for r in rows for t in ROWS[r][2].values()))
 
@@ -123,8 +123,8 @@ def _plan(work_dir: str, rows: Sequence[str], seeds: int, data: str, quick: bool
     for seed in range(seeds):  # seed by seed: a stopped run leaves balanced rows
         for row in rows:
             label, config, teachers = ROWS[row]
-            plan.append(dict(common, name=row_stage(row, seed, max_iters), config=config, seed=seed,
-                             teachers=teachers, needs=list(teachers.values()),
+            plan.append(dict(common, name=row_stage(row, seed, max_iters), config=config,
+                             seed=seed, teachers=teachers, needs=list(teachers.values()),
                              max_iters=max_iters))
     width = max(len(s['name']) for s in plan)
     for index, stage in enumerate(plan, 1):
@@ -166,35 +166,18 @@ def collect_comparison(comparisons: Sequence[str] = tuple(COMPARISONS),
                        work_dir: Optional[str] = None, seeds: int = 3,
                        max_iters: Optional[int] = None) -> Dict[str, Dict]:
     """The summaries of the finished stages only (no training): partial tables."""
-    import json
     comparisons = _check(comparisons)
     work_dir = work_dir or osp.join('work_dirs', 'quickstart', TASK)
     summaries = {}
     for comparison in comparisons:
         rows = COMPARISONS[comparison]['rows']
-        results = {}
-        for name in _teacher_stages(rows) + [row_stage(r, s, max_iters)
-                                             for s in range(seeds) for r in rows]:
-            path = osp.join(work_dir, name, 'result.json')
-            if osp.isfile(path):
-                with open(path) as f:
-                    results[name] = json.load(f)
+        results = read_finished(work_dir, _teacher_stages(rows) + [
+            row_stage(r, s, max_iters) for s in range(seeds) for r in rows])
         if 'teacher' not in results:
             raise FileNotFoundError(f'no finished teacher in {work_dir}: nothing to report')
         summaries[comparison] = _finish(work_dir, comparison, results, seeds, max_iters,
                                         partial=True)
     return summaries
-
-
-def _stats(runs: List[Dict]) -> Dict:
-    values = [r['metric'] for r in runs]
-    times = [r['train_time_s'] for r in runs]
-    return dict(n=len(values), values=values, seeds=[r['seed'] for r in runs],
-                mean=statistics.mean(values) if values else None,
-                std=statistics.stdev(values) if len(values) > 1 else 0.0,
-                train_time_s=statistics.mean(times) if times else None,
-                resumed=sum(bool(r.get('resumed')) for r in runs),
-                params=runs[0]['params'] if runs else None)
 
 
 def summarize_comparison(comparison: str, results: Dict[str, Dict], seeds: int,
@@ -210,7 +193,7 @@ def summarize_comparison(comparison: str, results: Dict[str, Dict], seeds: int,
         label, config, _ = ROWS[row]
         runs = {s: results[row_stage(row, s, max_iters)] for s in range(seeds)
                 if row_stage(row, s, max_iters) in results}
-        st = _stats(list(runs.values()))
+        st = seed_stats(list(runs.values()))
         base = {s: results[row_stage('student', s, max_iters)]['metric'] for s in range(seeds)
                 if row_stage('student', s, max_iters) in results}
         pairs = [runs[s]['metric'] - base[s] for s in runs if s in base]

@@ -279,6 +279,31 @@ def run_stage(name: str, cfg: Config, metric: str, metric_name: str = '',
     return result
 
 
+def read_finished(work_dir: str, names) -> Dict[str, Dict]:
+    """``{name: result}`` of the named stages that have finished (written
+    their ``result.json``); the others are left out."""
+    results = {}
+    for name in names:
+        path = osp.join(work_dir, name, 'result.json')
+        if osp.isfile(path):
+            with open(path) as f:
+                results[name] = json.load(f)
+    return results
+
+
+def seed_stats(runs: List[Dict]) -> Dict:
+    """Mean, sample std and the values of the runs' metric, with their seeds,
+    mean train time, how many were resumed and the student's parameters."""
+    values = [r['metric'] for r in runs]
+    times = [r['train_time_s'] for r in runs]
+    return dict(n=len(values), values=values, seeds=[r['seed'] for r in runs],
+                mean=statistics.mean(values) if values else None,
+                std=statistics.stdev(values) if len(values) > 1 else 0.0,
+                train_time_s=statistics.mean(times) if times else None,
+                resumed=sum(bool(r.get('resumed')) for r in runs),
+                params=runs[0]['params'] if runs else None)
+
+
 def check_cached_schedule(result: Dict, path: str, max_iters: int) -> None:
     """A cached stage must have the schedule asked for: reusing a run of
     another length would put it in a table as if it were this one."""
