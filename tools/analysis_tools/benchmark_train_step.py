@@ -1,28 +1,11 @@
 """Benchmark one distillation training iteration against its baselines.
 
-For each distillation config (CanKD, arXiv 2511.21503, or any other
-``SingleTeacherDistill`` / ``FpnTeacherDistill`` config), on one synthetic
-batch of the size the config's pipeline produces, it times:
-
-* A ``student``: ``student.train_step(batch, optim_wrapper)``, the student
-  alone (preprocessing, forward, task loss, backward, optimizer step);
-* B ``teacher+student``: A with the teacher's forward added after the
-  preprocessing (eval mode, no grad; the call the algorithm makes:
-  ``extract_feat`` for ``FpnTeacherDistill``, ``mode='tensor'`` otherwise);
-* C ``distill``: ``algorithm.train_step(batch, optim_wrapper)`` (recorders,
-  connectors, distill losses and their backward, the larger optimizer);
-* the distill losses alone: forward + backward on random features of the
-  shapes recorded in C (copies of the loss modules, in train mode).
-
-Each mode has its own copy of the weights and its own optimizer (the config's
-``optim_wrapper``). The modes run interleaved (A, B, C, losses, A, B, ...) so
-that drift and busy spells of a shared machine hit them alike; reported is
-the median wall time. Each step is also split into phases (preprocess,
-teacher, student, distill forward, backward, optimizer, other) by timing the
-methods the step calls. C / B is the cost of distillation beyond running the
-teacher; when it is above ``--target`` (or with ``--profile``) C and B are
-profiled with ``torch.profiler`` and the operators that account for C - B are
-listed. The logic lives in :mod:`cankd.utils.benchmark_train_step`.
+Times, per distillation config and on one synthetic batch, the student alone
+(A), the student plus the teacher's forward (B) and the distillation step (C),
+interleaved, with the phases of each step and, when C / B is above
+``--target``, the operators that account for C - B. What each mode runs and
+how it is measured: :mod:`cankd.utils.benchmark_train_step`, where the logic
+lives.
 
 Example::
 
