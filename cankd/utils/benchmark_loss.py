@@ -328,7 +328,7 @@ def bench_case(case: dict, orders: List[str], args, progress) -> List[dict]:
 # ----------------------------------------------------------------------------
 # reporting
 # ----------------------------------------------------------------------------
-def _load_avg() -> Optional[List[float]]:
+def load_avg() -> Optional[List[float]]:
     """1/5/15-minute load averages: other processes on the machine skew timings."""
     try:
         return [round(x, 2) for x in os.getloadavg()]
@@ -336,7 +336,8 @@ def _load_avg() -> Optional[List[float]]:
         return None
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one)."""
     try:
         with open('/proc/cpuinfo') as f:
             for line in f:
@@ -477,13 +478,13 @@ def main(argv=None) -> dict:
     orders = [o for o in args.orders.split(',') if o] if not args.variants_only else []
     threads = args.threads or torch.get_num_threads()
     if args.device == 'cpu':
-        device_name = f'{_cpu_model()}, {threads} threads'
+        device_name = f'{cpu_model()}, {threads} threads'
     else:
         device_name = 'cuda'  # the children fill in the name: CUDA stays uninitialised here
     meta = dict(command=' '.join([osp.basename(sys.argv[0])] + (argv or sys.argv[1:])),
                 torch=torch.__version__, device=args.device, device_name=device_name,
                 threads=threads, repeats=args.repeats, budget_s=args.budget_s,
-                load_avg_start=_load_avg(),
+                load_avg_start=load_avg(),
                 date=time.strftime('%Y-%m-%d %H:%M:%S'),
                 memory_method='torch.cuda.max_memory_allocated' if args.device == 'cuda'
                 else 'torch.profiler allocation records (peak live bytes)')
@@ -511,7 +512,7 @@ def main(argv=None) -> dict:
         result['variants'] = dict(records=variants,
                                   summary=benchmark_nlkd.summarise(variants))
     meta['wall_s'] = time.perf_counter() - t0
-    meta['load_avg_end'] = _load_avg()
+    meta['load_avg_end'] = load_avg()
     json_path = osp.join(args.out, 'loss_benchmark.json')
     atomic_write_text(json.dumps(result, indent=1), json_path)
     if records:

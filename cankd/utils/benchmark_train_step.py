@@ -38,7 +38,6 @@ import json
 import logging
 import os
 import os.path as osp
-import platform
 import statistics
 import time
 from collections import defaultdict
@@ -46,6 +45,7 @@ from typing import Callable, Dict, List, Optional
 
 import torch
 
+from cankd.utils.benchmark_loss import cpu_model, load_avg
 from cankd.utils.io import atomic_write_text, save_png
 
 __all__ = ['QUICKSTART', 'DEFAULT_SIZES', 'MODES', 'LABELS', 'PHASES', 'PHASE_LABELS',
@@ -400,24 +400,6 @@ def _write_json(path: str, data: dict) -> None:
     atomic_write_text(json.dumps(data, indent=1), path)
 
 
-def _load_avg() -> Optional[List[float]]:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return None
-
-
-def _cpu_model() -> str:
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def print_tables(results: List[dict], target: float) -> None:
     head = (f"{'config':<44}{'A ms':>9}{'B ms':>9}{'C ms':>9}{'C/B':>7}{'C-B ms':>9}"
             f"{'C/A':>7}{'losses ms':>11}{'CPU C/B':>9}{'FLOP C/B':>10}  target")
@@ -492,9 +474,9 @@ def run_benchmark(configs: List[str], out: str, repeats: int = 10, warmup: int =
     os.makedirs(out, exist_ok=True)
     meta = dict(command=command,
                 date=time.strftime('%Y-%m-%d %H:%M:%S'), torch=torch.__version__,
-                cpu=_cpu_model(), threads=torch.get_num_threads(), repeats=repeats,
+                cpu=cpu_model(), threads=torch.get_num_threads(), repeats=repeats,
                 warmup=warmup, batch_size=batch_size, target_ratio=target,
-                load_avg_start=_load_avg())
+                load_avg_start=load_avg())
     results = []
     t0 = time.perf_counter()
     for config in configs:
@@ -521,7 +503,7 @@ def run_benchmark(configs: List[str], out: str, repeats: int = 10, warmup: int =
             rec['profile'] = profile_overhead(bench, profile_steps)
         results.append(rec)
     meta['wall_s'] = round(time.perf_counter() - t0, 1)
-    meta['load_avg_end'] = _load_avg()
+    meta['load_avg_end'] = load_avg()
     data = dict(meta=meta, results=results)
     _write_json(osp.join(out, 'train_step_benchmark.json'), data)
     print()
